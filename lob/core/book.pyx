@@ -379,12 +379,14 @@ cdef class OrderBook:
             if r.order_id in seen:
                 raise SnapshotError(f"snapshot row {i}: duplicate order id {r.order_id}")
             seen.add(r.order_id)
+        for i in range(n):
+            r = &rows[i]
             if r.side == BUY and r.price > top_bid:
                 top_bid = r.price
             if r.side == SELL and r.price < low_ask:
                 low_ask = r.price
-        if top_bid >= low_ask:
-            raise SnapshotError(f"snapshot is crossed: best bid {top_bid} >= best ask {low_ask}")
+            if top_bid >= low_ask:
+                raise SnapshotError(f"snapshot row {i}: crosses the book (best bid {top_bid} >= best ask {low_ask})")
         self._reset_pools()
         # Create every level first, in key order, so a deep book costs no memmove.
         for side in (BUY, SELL):
@@ -576,46 +578,49 @@ cdef class OrderBook:
 
     cdef int _apply(self, int kind, int64_t order_id, int64_t owner, int side, int64_t price, int64_t qty,
                     int stp) except -1:
-        """Validate and run one command; the outcome goes to last_*. Increments seq."""
+        """Validate and run one command; the outcome goes to last_*. Every command takes a seq."""
+        self._dispatch(kind, order_id, owner, side, price, qty, stp)
+        self.seq += 1
+        return 0
+
+    cdef int _dispatch(self, int kind, int64_t order_id, int64_t owner, int side, int64_t price, int64_t qty,
+                       int stp) except -1:
         cdef int32_t slot
         cdef Order *o
-        try:
-            if kind <= K_MARKET and kind >= K_LIMIT:
-                return self._new_order(kind, order_id, owner, side, price, qty, stp)
-            if kind == K_CANCEL:
-                slot = self._find(order_id) if order_id >= 0 else -1
-                if slot == -1:
-                    self._finish(S_REJECTED, R_UNKNOWN_ORDER_ID, 0, 0)
-                    return 0
+        if kind <= K_MARKET and kind >= K_LIMIT:
+            return self._new_order(kind, order_id, owner, side, price, qty, stp)
+        if kind == K_CANCEL:
+            slot = self._find(order_id) if order_id >= 0 else -1
+            if slot == -1:
+                self._finish(S_REJECTED, R_UNKNOWN_ORDER_ID, 0, 0)
+                return 0
+            self._unlink(slot)
+            self._finish(S_CANCELLED, R_NONE, 0, 0)
+            return 0
+        if kind == K_REDUCE:
+            if qty <= 0 or qty > MAX_QTY:
+                self._finish(S_REJECTED, R_INVALID_QTY, 0, 0)
+                return 0
+            slot = self._find(order_id) if order_id >= 0 else -1
+            if slot == -1:
+                self._finish(S_REJECTED, R_UNKNOWN_ORDER_ID, 0, 0)
+                return 0
+            o = &self._orders[slot]
+            if qty > o.qty:
+                self._finish(S_REJECTED, R_REDUCE_TOO_LARGE, 0, 0)
+                return 0
+            if qty == o.qty:
                 self._unlink(slot)
                 self._finish(S_CANCELLED, R_NONE, 0, 0)
                 return 0
-            if kind == K_REDUCE:
-                if qty <= 0 or qty > MAX_QTY:
-                    self._finish(S_REJECTED, R_INVALID_QTY, 0, 0)
-                    return 0
-                slot = self._find(order_id) if order_id >= 0 else -1
-                if slot == -1:
-                    self._finish(S_REJECTED, R_UNKNOWN_ORDER_ID, 0, 0)
-                    return 0
-                o = &self._orders[slot]
-                if qty > o.qty:
-                    self._finish(S_REJECTED, R_REDUCE_TOO_LARGE, 0, o.qty)
-                    return 0
-                if qty == o.qty:
-                    self._unlink(slot)
-                    self._finish(S_CANCELLED, R_NONE, 0, 0)
-                    return 0
-                o.qty -= qty
-                self._levels[o.level].qty -= qty
-                self._finish(S_RESTING, R_NONE, 0, o.qty)
-                return 0
-            if kind == K_REPLACE:
-                return self._replace(order_id, price, qty)
-            self._finish(S_REJECTED, R_INVALID_KIND, 0, 0)
+            o.qty -= qty
+            self._levels[o.level].qty -= qty
+            self._finish(S_RESTING, R_NONE, 0, o.qty)
             return 0
-        finally:
-            self.seq += 1
+        if kind == K_REPLACE:
+            return self._replace(order_id, price, qty)
+        self._finish(S_REJECTED, R_INVALID_KIND, 0, 0)
+        return 0
 
     cdef int _new_order(self, int kind, int64_t order_id, int64_t owner, int side, int64_t price, int64_t qty,
                         int stp) except -1:
