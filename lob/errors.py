@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from lob.core.codes import MAX_PRICE, MAX_QTY, Reason
+
 
 class LobError(Exception):
     """Base class of every error lob raises on purpose."""
@@ -16,8 +18,6 @@ class OrderError(LobError, ValueError):
     """
 
     def __init__(self, reason: int, order_id: int, detail: str) -> None:
-        from lob.core.codes import Reason
-
         self.reason = Reason(reason)
         self.order_id = order_id
         super().__init__(f"order {order_id}: {detail} [{self.reason.name}]")
@@ -34,8 +34,6 @@ def order_error(reason: int, order_id: int, price: int = 0, qty: int = 0, extra:
     once. ``extra`` carries the kind/side/stp value or the remaining quantity,
     whichever the reason is about.
     """
-    from lob.core.codes import MAX_PRICE, MAX_QTY, Reason
-
     r = Reason(reason)
     if r is Reason.INVALID_QTY:
         detail = f"quantity must be in 1..{MAX_QTY} lots, got {qty}"
