@@ -1,8 +1,13 @@
 """Build the Cython extensions of lob.
 
 The compiler directives live here and only here. ``LOB_DEBUG=1`` builds with
-bounds and wraparound checks, initialised-variable checks and line tracing (for
-coverage and profilers); the default build turns them off for speed.
+Cython's bounds, wraparound and initialised-variable checks, line tracing (for
+coverage and profilers) and C assertions; the default build turns them off for
+speed. The core works on raw C arrays, which Cython's checks do not cover, so
+``LOB_DEBUG=asan`` also compiles with AddressSanitizer: every out-of-bounds or
+use-after-free access aborts with a report. Python itself is not instrumented,
+so run it with the sanitizer runtime preloaded:
+``LD_PRELOAD=$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0 python ...``.
 """
 
 import os
@@ -12,6 +17,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 DEBUG = os.environ.get("LOB_DEBUG", "") not in ("", "0")
+ASAN = os.environ.get("LOB_DEBUG", "") == "asan"
 
 DIRECTIVES = {
     "language_level": "3",
@@ -27,7 +33,11 @@ DIRECTIVES = {
 MACROS = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"), ("LOB_DEBUG_BUILD", "1" if DEBUG else "0")]
 if DEBUG:
     MACROS.append(("CYTHON_TRACE_NOGIL", "1"))
-COMPILE_ARGS = ["-O0", "-g"] if DEBUG else ["-O3"]
+COMPILE_ARGS = ["-O1", "-g", "-UNDEBUG"] if DEBUG else ["-O3"]
+LINK_ARGS: list[str] = []
+if ASAN:
+    COMPILE_ARGS += ["-fsanitize=address", "-fno-omit-frame-pointer"]
+    LINK_ARGS += ["-fsanitize=address"]
 
 EXTENSIONS = [
     Extension(
@@ -36,6 +46,7 @@ EXTENSIONS = [
         include_dirs=[np.get_include()],
         define_macros=MACROS,
         extra_compile_args=COMPILE_ARGS,
+        extra_link_args=LINK_ARGS,
     ),
 ]
 
