@@ -185,6 +185,7 @@ cdef class OrderBook:
     cdef object _copy_fills(self, Py_ssize_t start, Py_ssize_t stop)
     cdef object _copy_stp_cancels(self, Py_ssize_t start, Py_ssize_t stop)
     cdef int _apply(self, int kind, int64_t order_id, int64_t owner, int side, int64_t price, int64_t qty, int stp) except -1
+    cdef int _call(self, int kind, int64_t order_id, int64_t owner, int side, int64_t price, int64_t qty, int stp) except -1
     cdef int _dispatch(self, int kind, int64_t order_id, int64_t owner, int side, int64_t price, int64_t qty, int stp) except -1
     cdef int _raise_if_input_error(self, int kind, int64_t order_id, int side, int64_t price, int64_t qty, int stp) except -1
     cdef int _new_order(self, int kind, int64_t order_id, int64_t owner, int side, int64_t price, int64_t qty, int stp) except -1

@@ -237,67 +237,40 @@ cdef class OrderBook:
 
     cpdef int limit(self, int64_t order_id, int64_t owner, int side, int64_t price, int64_t qty, int stp=0) except -1:
         """Good-till-cancelled limit order; returns its Status. O(k) + rest cost."""
-        self._apply(K_LIMIT, order_id, owner, side, price, qty, stp)
-        if self.last_status == S_REJECTED:
-            self._raise_if_input_error(K_LIMIT, order_id, side, price, qty, stp)
-        return self.last_status
+        return self._call(K_LIMIT, order_id, owner, side, price, qty, stp)
 
     cpdef int ioc(self, int64_t order_id, int64_t owner, int side, int64_t price, int64_t qty, int stp=0) except -1:
         """Immediate-or-cancel: takes up to ``price``; the remainder expires."""
-        self._apply(K_IOC, order_id, owner, side, price, qty, stp)
-        if self.last_status == S_REJECTED:
-            self._raise_if_input_error(K_IOC, order_id, side, price, qty, stp)
-        return self.last_status
+        return self._call(K_IOC, order_id, owner, side, price, qty, stp)
 
     cpdef int fok(self, int64_t order_id, int64_t owner, int side, int64_t price, int64_t qty, int stp=0) except -1:
         """Fill-or-kill: all ``qty`` now, or REJECTED (FOK_UNFILLABLE) with no change."""
-        self._apply(K_FOK, order_id, owner, side, price, qty, stp)
-        if self.last_status == S_REJECTED:
-            self._raise_if_input_error(K_FOK, order_id, side, price, qty, stp)
-        return self.last_status
+        return self._call(K_FOK, order_id, owner, side, price, qty, stp)
 
     cpdef int post_only(self, int64_t order_id, int64_t owner, int side, int64_t price, int64_t qty, int stp=0) except -1:
         """Rests, or is REJECTED (POST_ONLY_WOULD_TAKE) if it would take; never repriced."""
-        self._apply(K_POST_ONLY, order_id, owner, side, price, qty, stp)
-        if self.last_status == S_REJECTED:
-            self._raise_if_input_error(K_POST_ONLY, order_id, side, price, qty, stp)
-        return self.last_status
+        return self._call(K_POST_ONLY, order_id, owner, side, price, qty, stp)
 
     cpdef int market(self, int64_t order_id, int64_t owner, int side, int64_t qty, int64_t protection=0, int stp=0) except -1:
         """Takes until filled, the other side is empty or the next level is beyond ``protection`` (0: none)."""
-        self._apply(K_MARKET, order_id, owner, side, protection, qty, stp)
-        if self.last_status == S_REJECTED:
-            self._raise_if_input_error(K_MARKET, order_id, side, protection, qty, stp)
-        return self.last_status
+        return self._call(K_MARKET, order_id, owner, side, protection, qty, stp)
 
     cpdef int cancel(self, int64_t order_id) except -1:
         """Removes a live order. O(1), plus O(log L + d) if its level empties."""
-        self._apply(K_CANCEL, order_id, 0, BUY, 0, 0, STP_NONE)
-        if self.last_status == S_REJECTED:
-            self._raise_if_input_error(K_CANCEL, order_id, BUY, 0, 0, STP_NONE)
-        return self.last_status
+        return self._call(K_CANCEL, order_id, 0, BUY, 0, 0, STP_NONE)
 
     cpdef int reduce(self, int64_t order_id, int64_t qty) except -1:
         """Takes ``qty`` lots off a live order, keeping its priority; to zero removes it. O(1)."""
-        self._apply(K_REDUCE, order_id, 0, BUY, 0, qty, STP_NONE)
-        if self.last_status == S_REJECTED:
-            self._raise_if_input_error(K_REDUCE, order_id, BUY, 0, qty, STP_NONE)
-        return self.last_status
+        return self._call(K_REDUCE, order_id, 0, BUY, 0, qty, STP_NONE)
 
     cpdef int replace(self, int64_t order_id, int64_t price, int64_t qty) except -1:
         """New price and remaining qty; keeps priority only when merely shrinking at the same price."""
-        self._apply(K_REPLACE, order_id, 0, BUY, price, qty, STP_NONE)
-        if self.last_status == S_REJECTED:
-            self._raise_if_input_error(K_REPLACE, order_id, BUY, price, qty, STP_NONE)
-        return self.last_status
+        return self._call(K_REPLACE, order_id, 0, BUY, price, qty, STP_NONE)
 
     cpdef int submit(self, int kind, int64_t order_id, int64_t owner=0, int side=BUY, int64_t price=0,
                      int64_t qty=0, int stp=STP_NONE) except -1:
         """Any command by its Kind code (MARKET: ``price`` is the protection price)."""
-        self._apply(kind, order_id, owner, side, price, qty, stp)
-        if self.last_status == S_REJECTED:
-            self._raise_if_input_error(kind, order_id, side, price, qty, stp)
-        return self.last_status
+        return self._call(kind, order_id, owner, side, price, qty, stp)
 
     def execute(self, commands, bint check=False):
         """Run a COMMAND_DTYPE array in one Cython loop; returns (results, fills, stp_cancels).
@@ -565,6 +538,14 @@ cdef class OrderBook:
         if slot == -1:
             raise order_error(R_UNKNOWN_ORDER_ID, order_id)
         return slot
+
+    cdef int _call(self, int kind, int64_t order_id, int64_t owner, int side, int64_t price, int64_t qty,
+                   int stp) except -1:
+        """One per-call command: run it, raise OrderError for an input reject, return the status."""
+        self._apply(kind, order_id, owner, side, price, qty, stp)
+        if self.last_status == S_REJECTED:
+            self._raise_if_input_error(kind, order_id, side, price, qty, stp)
+        return self.last_status
 
     cdef int _raise_if_input_error(self, int kind, int64_t order_id, int side, int64_t price, int64_t qty,
                                    int stp) except -1:
