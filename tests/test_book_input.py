@@ -155,3 +155,26 @@ class TestBadInput:
         assert results["status"].tolist() == [Status.RESTING, Status.RESTING, Status.CANCELLED]
         assert snap(book) == [(1, 11, 101, 3, BUY, 0)]
         assert book.submit(CANCEL, 1, side=0, price=-1, qty=-1, stp=9) == Status.CANCELLED
+
+
+# -- ARGUMENTS BEYOND THE C TYPES ----------------------------------------------------------------
+
+# Per-call arguments are C int64 (ids, owners, prices, qtys) or C int (kind, side, stp).
+TOO_WIDE = {
+    "order-id": (LIMIT, 2**63, 1, BUY, 100, 5, 0),
+    "owner": (LIMIT, 7, -(2**63) - 1, BUY, 100, 5, 0),
+    "price": (LIMIT, 7, 1, BUY, 2**64, 5, 0),
+    "qty": (LIMIT, 7, 1, BUY, 100, 2**70, 0),
+    "side": (LIMIT, 7, 1, 2**40, 100, 5, 0),
+    "stp": (LIMIT, 7, 1, BUY, 100, 5, 2**40),
+    "kind": (2**40, 7, 1, BUY, 100, 5, 0),
+}
+
+
+@pytest.mark.parametrize("cmd", TOO_WIDE.values(), ids=TOO_WIDE.keys())
+def test_an_argument_beyond_its_c_type_raises_overflow_before_the_book(two_sided: Any, cmd: Cmd) -> None:
+    book = two_sided
+    before = snap(book)
+    with pytest.raises(OverflowError):
+        book.submit(*cmd)
+    assert (snap(book), book.seq, book.fill_count) == (before, 2, 0)

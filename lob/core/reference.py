@@ -59,6 +59,8 @@ StpRow = tuple[int, int, int, int, int, int, int]
 #: (status, reason, filled lots, resting lots) of one command.
 Outcome = tuple[int, int, int, int]
 
+_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 _BUY = int(Side.BUY)
 _SELL = int(Side.SELL)
 _NEW_ORDER_KINDS = frozenset({Kind.LIMIT, Kind.IOC, Kind.FOK, Kind.POST_ONLY, Kind.MARKET})
@@ -371,6 +373,18 @@ class ReferenceBook:
 
     def _call(self, kind: int, order_id: int, owner: int, side: int, price: int, qty: int, stp: int) -> int:
         """The per-call path: run one command into the book's buffers, raise on bad input."""
+        if not (
+            _I64_MIN <= order_id <= _I64_MAX
+            and _I64_MIN <= owner <= _I64_MAX
+            and _I64_MIN <= price <= _I64_MAX
+            and _I64_MIN <= qty <= _I64_MAX
+            and _INT_MIN <= kind <= _INT_MAX
+            and _INT_MIN <= side <= _INT_MAX
+            and _INT_MIN <= stp <= _INT_MAX
+        ):
+            # The compiled book's arguments are C int64 / int: what does not fit
+            # raises OverflowError before the command reaches the book.
+            raise OverflowError(f"order {order_id}: an argument does not fit its C type (int64, or int)")
         outcome = self._command(kind, order_id, owner, side, price, qty, stp, self._fills, self._stp_cancels)
         self.last_status, self.last_reason, self.last_filled, self.last_resting = outcome
         reason = outcome[1]
