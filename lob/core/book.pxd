@@ -178,6 +178,8 @@ cdef class OrderBook:
     # -- INTERNALS --
     cdef void _reset_pools(self) noexcept
     cdef void _finish(self, int status, int reason, int64_t filled, int64_t resting) noexcept
+    cdef int _reject(self, int reason) noexcept
+    cdef int _shrink(self, Order *o, int64_t lots) noexcept
     cdef Ladder *_ladder(self, int side) except NULL
     cdef int32_t _require(self, int64_t order_id) except -1
     cdef int32_t _add_level(self, int side, int64_t key, Py_ssize_t pos) except -1

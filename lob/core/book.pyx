@@ -534,7 +534,7 @@ cdef class OrderBook:
         raise ValueError(f"side must be 1 (buy) or -1 (sell), got {side}")
 
     cdef int32_t _require(self, int64_t order_id) except -1:
-        cdef int32_t slot = self._find(order_id) if order_id >= 0 else -1
+        cdef int32_t slot = self._find(order_id)
         if slot == -1:
             raise order_error(R_UNKNOWN_ORDER_ID, order_id)
         return slot
@@ -564,6 +564,17 @@ cdef class OrderBook:
             extra = self._orders[self._find(order_id)].qty
         raise order_error(reason, order_id, price, qty, extra)
 
+    cdef int _reject(self, int reason) noexcept:
+        self._finish(S_REJECTED, reason, 0, 0)
+        return 0
+
+    cdef int _shrink(self, Order *o, int64_t lots) noexcept:
+        """Take ``lots`` (< remaining) off a resting order in place; it keeps its place in the queue."""
+        o.qty -= lots
+        self._levels[o.level].qty -= lots
+        self._finish(S_RESTING, R_NONE, 0, o.qty)
+        return 0
+
     cdef void _finish(self, int status, int reason, int64_t filled, int64_t resting) noexcept:
         self.last_status = status
         self.last_reason = reason
@@ -584,37 +595,29 @@ cdef class OrderBook:
         if kind <= K_MARKET and kind >= K_LIMIT:
             return self._new_order(kind, order_id, owner, side, price, qty, stp)
         if kind == K_CANCEL:
-            slot = self._find(order_id) if order_id >= 0 else -1
+            slot = self._find(order_id)
             if slot == -1:
-                self._finish(S_REJECTED, R_UNKNOWN_ORDER_ID, 0, 0)
-                return 0
+                return self._reject(R_UNKNOWN_ORDER_ID)
             self._unlink(slot)
             self._finish(S_CANCELLED, R_NONE, 0, 0)
             return 0
         if kind == K_REDUCE:
             if qty <= 0 or qty > MAX_QTY:
-                self._finish(S_REJECTED, R_INVALID_QTY, 0, 0)
-                return 0
-            slot = self._find(order_id) if order_id >= 0 else -1
+                return self._reject(R_INVALID_QTY)
+            slot = self._find(order_id)
             if slot == -1:
-                self._finish(S_REJECTED, R_UNKNOWN_ORDER_ID, 0, 0)
-                return 0
+                return self._reject(R_UNKNOWN_ORDER_ID)
             o = &self._orders[slot]
             if qty > o.qty:
-                self._finish(S_REJECTED, R_REDUCE_TOO_LARGE, 0, 0)
-                return 0
+                return self._reject(R_REDUCE_TOO_LARGE)
             if qty == o.qty:
                 self._unlink(slot)
                 self._finish(S_CANCELLED, R_NONE, 0, 0)
                 return 0
-            o.qty -= qty
-            self._levels[o.level].qty -= qty
-            self._finish(S_RESTING, R_NONE, 0, o.qty)
-            return 0
+            return self._shrink(o, qty)
         if kind == K_REPLACE:
             return self._replace(order_id, price, qty)
-        self._finish(S_REJECTED, R_INVALID_KIND, 0, 0)
-        return 0
+        return self._reject(R_INVALID_KIND)
 
     cdef int _new_order(self, int kind, int64_t order_id, int64_t owner, int side, int64_t price, int64_t qty,
                         int stp) except -1:
@@ -622,23 +625,17 @@ cdef class OrderBook:
         cdef bint stp_stopped = False
         cdef Ladder *opposite
         if side != BUY and side != SELL:
-            self._finish(S_REJECTED, R_INVALID_SIDE, 0, 0)
-            return 0
+            return self._reject(R_INVALID_SIDE)
         if stp < STP_NONE or stp > STP_CANCEL_BOTH:
-            self._finish(S_REJECTED, R_INVALID_STP, 0, 0)
-            return 0
+            return self._reject(R_INVALID_STP)
         if order_id < 0:
-            self._finish(S_REJECTED, R_INVALID_ORDER_ID, 0, 0)
-            return 0
+            return self._reject(R_INVALID_ORDER_ID)
         if qty <= 0 or qty > MAX_QTY:
-            self._finish(S_REJECTED, R_INVALID_QTY, 0, 0)
-            return 0
+            return self._reject(R_INVALID_QTY)
         if price > MAX_PRICE or price < 0 or (price == 0 and kind != K_MARKET):
-            self._finish(S_REJECTED, R_INVALID_PRICE, 0, 0)
-            return 0
+            return self._reject(R_INVALID_PRICE)
         if self._find(order_id) != -1:
-            self._finish(S_REJECTED, R_DUPLICATE_ORDER_ID, 0, 0)
-            return 0
+            return self._reject(R_DUPLICATE_ORDER_ID)
         # A maker is reachable while its key on the opposite ladder (-side * price)
         # is >= threshold; a market order without protection reaches everything.
         if kind == K_MARKET and price == 0:
@@ -648,14 +645,12 @@ cdef class OrderBook:
         if kind == K_POST_ONLY:
             opposite = &self._asks if side == BUY else &self._bids
             if opposite.n > 0 and opposite.keys[opposite.n - 1] >= threshold:
-                self._finish(S_REJECTED, R_POST_ONLY_WOULD_TAKE, 0, 0)
-                return 0
+                return self._reject(R_POST_ONLY_WOULD_TAKE)
             self._rest(order_id, owner, side, price, qty, stp)
             self._finish(S_RESTING, R_NONE, 0, qty)
             return 0
         if kind == K_FOK and self._available(owner, side, threshold, qty, stp) < qty:
-            self._finish(S_REJECTED, R_FOK_UNFILLABLE, 0, 0)
-            return 0
+            return self._reject(R_FOK_UNFILLABLE)
         filled = self._take(order_id, owner, side, threshold, qty, stp, &stp_stopped)
         rest = qty - filled
         if rest == 0:
@@ -672,26 +667,18 @@ cdef class OrderBook:
     cdef int _replace(self, int64_t order_id, int64_t price, int64_t qty) except -1:
         cdef int32_t slot
         cdef Order *o
-        cdef int64_t owner, delta
+        cdef int64_t owner
         cdef int side, stp
         if qty <= 0 or qty > MAX_QTY:
-            self._finish(S_REJECTED, R_INVALID_QTY, 0, 0)
-            return 0
+            return self._reject(R_INVALID_QTY)
         if price <= 0 or price > MAX_PRICE:
-            self._finish(S_REJECTED, R_INVALID_PRICE, 0, 0)
-            return 0
-        slot = self._find(order_id) if order_id >= 0 else -1
+            return self._reject(R_INVALID_PRICE)
+        slot = self._find(order_id)
         if slot == -1:
-            self._finish(S_REJECTED, R_UNKNOWN_ORDER_ID, 0, 0)
-            return 0
+            return self._reject(R_UNKNOWN_ORDER_ID)
         o = &self._orders[slot]
         if self._levels[o.level].price == price and qty <= o.qty:
-            # Shrinking in place keeps time priority, as a reduce does.
-            delta = o.qty - qty
-            o.qty = qty
-            self._levels[o.level].qty -= delta
-            self._finish(S_RESTING, R_NONE, 0, qty)
-            return 0
+            return self._shrink(o, o.qty - qty)  # keeps time priority, as a reduce does
         owner = o.owner
         side = o.side
         stp = o.stp
