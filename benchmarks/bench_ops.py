@@ -14,7 +14,6 @@ Usage: ``python benchmarks/bench_ops.py [--n 200000] [--repeat 3]``
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import platform
 import time
@@ -25,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from bench_core import best_of  # same folder: run as a script, it is on sys.path
 
 from lob.core import COMMAND_DTYPE, Kind, OrderBook, ReferenceBook, Side
 
@@ -198,14 +198,6 @@ def time_queries(cls: type, n: int) -> dict[str, float]:
     return out
 
 
-def best(repeat: int, run: Callable[[], float]) -> float:
-    times = []
-    for _ in range(repeat):
-        gc.collect()
-        times.append(run())
-    return min(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=200_000, help="operations timed per row (default 200000)")
@@ -214,15 +206,15 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/ops.json"))
     args = parser.parse_args()
     n_ref = min(args.n, 50_000)
-    loop_ns = best(args.repeat, lambda: time_empty_loop(args.n)) / args.n * 1e9
+    loop_ns = best_of(args.repeat, lambda: time_empty_loop(args.n)) / args.n * 1e9
     rows: list[dict[str, Any]] = []
     for op in OPS:
         setup, timed = commands(op, args.n, np.random.default_rng(args.seed))
         ref_setup, ref_timed = commands(op, n_ref, np.random.default_rng(args.seed))
         count, ref_count = units(op, setup, timed), units(op, ref_setup, ref_timed)
-        batch = best(args.repeat, partial(time_batch, OrderBook, setup, timed)) / count * 1e9
-        calls = best(args.repeat, partial(time_calls, OrderBook, setup, timed)) / count * 1e9
-        ref = best(args.repeat, partial(time_calls, ReferenceBook, ref_setup, ref_timed)) / ref_count * 1e9
+        batch = best_of(args.repeat, partial(time_batch, OrderBook, setup, timed)) / count * 1e9
+        calls = best_of(args.repeat, partial(time_calls, OrderBook, setup, timed)) / count * 1e9
+        ref = best_of(args.repeat, partial(time_calls, ReferenceBook, ref_setup, ref_timed)) / ref_count * 1e9
         rows.append({"op": op, "batch_ns": batch, "percall_ns": calls, "reference_ns": ref})
     queries = {
         "compiled": time_queries(OrderBook, args.n),

@@ -24,6 +24,7 @@ import operator
 
 import numpy as np
 
+from lob.core import codes
 from lob.core.codes import (
     COMMAND_DTYPE,
     FILL_DTYPE,
@@ -42,10 +43,11 @@ cdef extern from *:
 #: True when this module was built with LOB_DEBUG=1 (bounds checks, line tracing).
 DEBUG_BUILD = bool(LOB_DEBUG_BUILD)
 
-cdef int64_t MAX_QTY = 10**15
-cdef int64_t MAX_PRICE = 10**15
-cdef int64_t NO_BID = 0
-cdef int64_t NO_ASK = INT64_MAX
+# Bounds and sentinels are defined once, in codes.py; C copies for the hot path.
+cdef int64_t MAX_QTY = codes.MAX_QTY
+cdef int64_t MAX_PRICE = codes.MAX_PRICE
+cdef int64_t NO_BID = codes.NO_BID
+cdef int64_t NO_ASK = codes.NO_ASK
 # Fibonacci hashing: multiply by 2**64 / golden ratio and keep the top bits.
 cdef uint64_t HASH_MULT = 0x9E3779B97F4A7C15ULL
 
@@ -203,9 +205,6 @@ cdef class OrderBook:
             index_cap >>= 1
             self._index_shift -= 1
         self._reset_pools()
-
-    def __init__(self, Py_ssize_t capacity=1024):
-        pass
 
     def __dealloc__(self):
         free(self._orders)
