@@ -338,6 +338,18 @@ class TestBuffers:
         assert fills(book) == expected
         assert book.fill_tuples() == []
 
+    def test_take_fill_tuples_empties_the_buffer(self, book: Any) -> None:
+        rest(book, (1, 11, SELL, 100, 5))
+        book.ioc(2, 20, BUY, 100, 2)
+        book.ioc(3, 21, BUY, 100, 1)
+        out = book.take_fill_tuples()
+        assert out == [(1, 2, 1, 20, 11, 100, 2, 3, BUY), (2, 3, 1, 21, 11, 100, 1, 2, BUY)]
+        assert all(type(v) is int for v in out[0])
+        assert book.fill_count == 0
+        assert book.take_fill_tuples() == []
+        book.ioc(4, 20, BUY, 100, 1)
+        assert book.take_fill_tuples() == [(3, 4, 1, 20, 11, 100, 1, 1, BUY)]
+
     def test_take_stp_cancels_empties_the_buffer(self, book: Any) -> None:
         rest(book, (1, 5, SELL, 100, 2))
         book.ioc(2, 5, BUY, 100, 1, STP.CANCEL_RESTING)

@@ -330,6 +330,12 @@ cdef class OrderBook:
                         f.maker_remaining, f.aggressor_side))
         return out
 
+    def take_fill_tuples(self):
+        """The buffered fills as tuples, emptying the buffer: the simulator's per-command path. O(fills)."""
+        out = self.fill_tuples()
+        self._n_fills = 0
+        return out
+
     def clear(self):
         """Removes every order; buffers and ``seq`` are kept. O(capacity)."""
         self._reset_pools()

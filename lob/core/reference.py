@@ -207,6 +207,12 @@ class ReferenceBook:
         """The buffered fills as tuples in ``FILL_DTYPE`` field order, without emptying. O(fills)."""
         return list(self._fills)
 
+    def take_fill_tuples(self) -> list[FillRow]:
+        """The buffered fills as tuples, emptying the buffer. O(fills)."""
+        out = self._fills
+        self._fills = []
+        return out
+
     def clear(self) -> None:
         """Removes every order; buffers and ``seq`` are kept. O(orders)."""
         self._bids = SortedDict()

@@ -1,0 +1,126 @@
+"""Column layouts of the run directory's tables.
+
+Each table is described once here: its columns in order, their storage type
+and, for categorical columns, where their labels come from. The recorder
+buffers rows in these numpy layouts; the writer turns them into Parquet with
+the same column names, categorical columns as dictionary-encoded strings.
+
+Units are in the names: ``*_ns`` int64 nanoseconds from the run start;
+``*_ticks`` int64 ticks; ``*_lots`` int64 lots; ``*_fee`` int64 notional
+units (``price_ticks * qty_lots``; one unit is ``tick_size * lot_size`` quote
+currency); ``side`` int8, +1 buy / -1 sell. A categorical code of -1 is null.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lob.core.codes import Kind, Reason, Status
+
+#: Labels of ``events.kind``. Codes 0-7 are the core's command kinds, so an
+#: order arrival row carries exactly the command the book executed.
+EVENT_KINDS: tuple[str, ...] = (
+    *(k.name.lower() for k in sorted(Kind)),  # limit ioc fok post_only market cancel reduce replace
+    "fill",  # one row per fill, from the taker's side
+    "stp_cancel",  # a resting order cancelled by self-trade prevention
+    "shock",  # a scripted jump of the fundamental
+)
+KIND_CODE: dict[str, int] = {name: i for i, name in enumerate(EVENT_KINDS)}
+
+#: Labels of ``events.status``: the core's statuses.
+STATUSES: tuple[str, ...] = tuple(s.name.lower() for s in sorted(Status))
+#: Labels of ``events.reason``: the core's reasons.
+REASONS: tuple[str, ...] = tuple(r.name.lower() for r in sorted(Reason))
+
+# Sources of categorical labels: a fixed vocabulary above, or a list the run provides.
+AGENTS = "agents"
+INSTRUMENTS = "instruments"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: ``dtype`` is the numpy storage type; ``labels`` makes it categorical."""
+
+    name: str
+    dtype: str
+    labels: tuple[str, ...] | str | None = None  # fixed labels, or AGENTS / INSTRUMENTS
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    name: str
+    columns: tuple[Column, ...]
+    doc: str = ""
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The packed numpy record layout the recorder buffers rows in."""
+        return np.dtype([(c.name, c.dtype) for c in self.columns])
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+
+EVENTS = TableSchema(
+    "events",
+    (
+        Column("seq", "i8", doc="venue sequence number; rows are in this order"),
+        Column("time_ns", "i8", doc="venue time of the event"),
+        Column("kind", "i1", EVENT_KINDS, "command kind, fill, stp_cancel or shock"),
+        Column("agent", "i4", AGENTS, "owner of order_id"),
+        Column("instrument", "i2", INSTRUMENTS),
+        Column("order_id", "i8", doc="the command's order; for a fill the taker's"),
+        Column("side", "i1", doc="+1 buy, -1 sell (0 for cancel and shock rows)"),
+        Column("price_ticks", "i8", doc="limit price, market protection (0 none), fill price"),
+        Column("qty_lots", "i8", doc="order qty, reduce amount, new total of a replace, fill qty"),
+        Column("leaves_lots", "i8", doc="lots of order_id resting after the event; for a fill the maker's"),
+        Column("status", "i1", STATUSES, "outcome of a command (null for fills)"),
+        Column("reason", "i1", REASONS, "why a command was rejected or stopped early"),
+        Column("stp", "i1", doc="self-trade prevention mode of the command"),
+        Column("sent_ns", "i8", doc="when the agent sent the command; time_ns - sent_ns is its latency"),
+        Column("other_order_id", "i8", doc="fill: the maker's order; stp_cancel: the taker's"),
+        Column("counterparty", "i4", AGENTS, "fill: the maker's owner"),
+        Column("value", "f8", doc="shock: the jump as a fraction; otherwise 0"),
+    ),
+    "every command arrival, fill, self-trade cancel and scripted shock, in sequence order",
+)
+
+TRADES = TableSchema(
+    "trades",
+    (
+        Column("seq", "i8", doc="sequence number of the fill's row in events"),
+        Column("time_ns", "i8"),
+        Column("instrument", "i2", INSTRUMENTS),
+        Column("price_ticks", "i8", doc="the maker's price"),
+        Column("qty_lots", "i8"),
+        Column("aggressor_side", "i1", doc="the taker's side"),
+        Column("taker_order_id", "i8"),
+        Column("maker_order_id", "i8"),
+        Column("taker", "i4", AGENTS),
+        Column("maker", "i4", AGENTS),
+        Column("taker_fee", "i8", doc="notional units the taker paid (negative: received)"),
+        Column("maker_fee", "i8", doc="notional units the maker paid (negative: a rebate)"),
+    ),
+    "one row per fill",
+)
+
+BOOK = TableSchema(
+    "book",
+    (
+        Column("time_ns", "i8"),
+        Column("instrument", "i2", INSTRUMENTS),
+        Column("level", "i2", doc="0 is the best level"),
+        Column("bid_ticks", "i8", doc="0 where the side has fewer levels"),
+        Column("bid_lots", "i8", doc="0 where absent"),
+        Column("ask_ticks", "i8", doc="0 where absent"),
+        Column("ask_lots", "i8", doc="0 where absent"),
+        Column("fundamental", "f8", doc="the fundamental price at the snapshot, quote currency"),
+    ),
+    "top-N book snapshots at the configured interval",
+)
+
+TABLES: dict[str, TableSchema] = {t.name: t for t in (EVENTS, TRADES, BOOK)}

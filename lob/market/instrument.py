@@ -1,0 +1,44 @@
+"""Instruments: the conversion between prices and quantities and the core's integers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """A traded instrument.
+
+    ``tick_size`` is the price increment in quote currency, ``lot_size`` the
+    quantity increment in base units. The core sees only int64 ticks and lots;
+    conversion happens here, at the edges. A notional ``price_ticks * qty_lots``
+    is worth ``tick_size * lot_size`` quote units (:attr:`notional_unit`); cash
+    is kept in those integer units so that trades conserve it exactly.
+    """
+
+    symbol: str
+    tick_size: float
+    lot_size: float
+    index: int = 0  # position among the run's instruments; the venue's book key
+
+    @property
+    def notional_unit(self) -> float:
+        """Quote currency per unit of ``price_ticks * qty_lots``."""
+        return float(Decimal(repr(self.tick_size)) * Decimal(repr(self.lot_size)))
+
+    def to_ticks(self, price: float) -> int:
+        """Nearest tick to ``price`` (quote currency)."""
+        return round(price / self.tick_size)
+
+    def to_price(self, ticks: float) -> float:
+        """Quote-currency price of ``ticks``."""
+        return ticks * self.tick_size
+
+    def to_lots(self, qty: float) -> int:
+        """Nearest lot count to ``qty`` (base units)."""
+        return round(qty / self.lot_size)
+
+    def to_qty(self, lots: float) -> float:
+        """Base-unit quantity of ``lots``."""
+        return lots * self.lot_size

@@ -1,0 +1,302 @@
+"""The venue: order entry through latency, matching in the core, fills back through latency.
+
+One SimPy event carries each message batch a trader sends at one instant to
+the venue (its entry latency), and one carries each batch of acknowledgements
+and fills back to each trader concerned (its return latency). Between the two
+the venue runs the commands on the instrument's compiled book, books the
+fills on the traders' accounts, writes the event log and publishes market
+data. Messages of one connection arrive in the order they were sent, and so
+do its replies, as over one TCP session: a jittered latency never lets a
+later message overtake an earlier one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import simpy
+from simpy.events import Timeout
+
+from lob.core.book import OrderBook
+from lob.core.codes import NO_ASK, Kind, Reason, Status
+from lob.errors import OrderError
+from lob.eventlog.recorder import Recorder
+from lob.eventlog.schema import KIND_CODE
+from lob.market.account import SpotAccount, fee
+from lob.market.feed import MarketDataFeed, Quote
+from lob.market.instrument import Instrument
+from lob.market.latency import LatencyModel
+
+if TYPE_CHECKING:
+    from lob.agents.base import Trader
+
+# A message from a trader: (kind, order_id, side, price_ticks, qty_lots, stp, sent_ns, instrument).
+Message = tuple[int, int, int, int, int, int, int, int]
+
+# Updates delivered to a trader, tagged by their first field.
+ACK = 0  # (ACK, order_id, kind, status, reason, filled, resting, price)
+FILL = 1  # (FILL, order_id, instrument, price, qty, side, fee, is_maker, maker_leaves, time_ns)
+STP_CANCELLED = 2  # (STP_CANCELLED, order_id)
+
+_REPLACE = int(Kind.REPLACE)
+_CANCEL = int(Kind.CANCEL)
+_MARKET = int(Kind.MARKET)
+_REJECTED = int(Status.REJECTED)
+_UNKNOWN = int(Reason.UNKNOWN_ORDER_ID)
+_FILL = KIND_CODE["fill"]
+_STP_CANCEL = KIND_CODE["stp_cancel"]
+
+
+class Connection:
+    """A trader's session with the venue: its latencies and what is in flight."""
+
+    __slots__ = ("entry", "index", "last_arrival", "last_return", "outbox", "outbox_time", "ret", "trader")
+
+    def __init__(self, trader: Trader, index: int, entry: LatencyModel, ret: LatencyModel) -> None:
+        self.trader = trader
+        self.index = index  # the owner id the books see
+        self.entry = entry
+        self.ret = ret
+        self.outbox: list[Message] | None = None  # the batch being sent at ``outbox_time``
+        self.outbox_time = -1
+        self.last_arrival = 0
+        self.last_return = 0
+
+
+class Venue:
+    """One book per instrument, order entry, accounts, event log and market data.
+
+    Fees are in millionths of notional (``maker_ppm`` may be negative: a
+    rebate); :func:`lob.market.account.fee` rounds them.
+    """
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        instruments: Sequence[Instrument],
+        feed: MarketDataFeed,
+        recorder: Recorder,
+        maker_ppm: int = 0,
+        taker_ppm: int = 0,
+    ) -> None:
+        self.env = env
+        self.instruments = list(instruments)
+        self.books = [OrderBook() for _ in self.instruments]
+        self.feed = feed
+        self.recorder = recorder
+        self.maker_ppm = maker_ppm
+        self.taker_ppm = taker_ppm
+        self.connections: list[Connection] = []
+        self.accounts: list[SpotAccount] = []
+        self.fee_income = [0] * len(self.instruments)  # notional units the venue collected
+        self.volume = [0] * len(self.instruments)
+        self.last_price = [0] * len(self.instruments)
+        self.seq = 0  # sequence number of the last event-log row
+        self.commands = 0  # commands processed
+        self._next_order_id = 1
+        self._log_events = recorder["events"].append if "events" in recorder.enabled else _discard
+        self._log_trade = recorder["trades"].append if "trades" in recorder.enabled else _discard
+        self._pending: dict[Connection, list[tuple[Any, ...]]] = {}
+        self._trades: list[list[tuple[int, int, int]]] = [[] for _ in self.instruments]
+
+    # -- CONNECTIONS ---------------------------------------------------------
+
+    def connect(self, trader: Trader, entry: LatencyModel, ret: LatencyModel) -> Connection:
+        """Opens a session for ``trader``; its index is the owner id in the books and the log."""
+        conn = Connection(trader, len(self.connections), entry, ret)
+        self.connections.append(conn)
+        self.accounts.append(SpotAccount(len(self.instruments)))
+        return conn
+
+    def new_order_id(self) -> int:
+        """A venue-wide unique order id (assigned when the trader sends, so it can cancel at once)."""
+        oid = self._next_order_id
+        self._next_order_id = oid + 1
+        return oid
+
+    # -- ORDER ENTRY ---------------------------------------------------------
+
+    def send(self, conn: Connection, msg: Message) -> None:
+        """Puts ``msg`` on the wire. Runtime: O(1); one SimPy event per batch sent at one instant."""
+        now = self.env._now  # _now: skips the property on the hottest path
+        batch = conn.outbox
+        if batch is not None and conn.outbox_time == now:
+            batch.append(msg)
+            return
+        batch = [msg]
+        conn.outbox = batch
+        conn.outbox_time = now
+        arrival = now + conn.entry.draw()
+        if arrival < conn.last_arrival:
+            arrival = conn.last_arrival  # no overtaking within a session
+        conn.last_arrival = arrival
+        ev = Timeout(self.env, arrival - now, (conn, batch))
+        ev.callbacks.append(self._arrive)  # type: ignore[union-attr]
+
+    def _arrive(self, event: simpy.Event) -> None:
+        conn, batch = event.value
+        if conn.outbox is batch:
+            conn.outbox = None  # later sends at this instant start a new batch
+        now = self.env._now
+        touched: list[int] = []
+        for msg in batch:
+            ii = msg[7]
+            self._execute(conn, msg, now)
+            if ii not in touched:
+                touched.append(ii)
+        self._reply(now)
+        for ii in touched:
+            self._publish(ii, now)
+
+    def _execute(self, conn: Connection, msg: Message, now: int) -> None:
+        kind, oid, side, price, qty, stp, sent, ii = msg
+        book = self.books[ii]
+        owner = conn.index
+        self.commands += 1
+        if kind > _MARKET:
+            # cancel / reduce / replace: only the owner's live orders
+            if oid not in book or book.order_owner(oid) != owner:
+                self._log_command(now, kind, conn, ii, oid, side, price, qty, 0, _REJECTED, _UNKNOWN, stp, sent)
+                self._queue(conn, (ACK, oid, kind, _REJECTED, _UNKNOWN, 0, 0, price))
+                return
+            side = book.order_side(oid)
+            if kind == _CANCEL:
+                qty = book.order_qty(oid)
+                price = book.order_price(oid)
+        try:
+            status = book.submit(kind, oid, owner, side, price, qty, stp)
+        except OrderError as err:
+            status, reason, filled, resting = _REJECTED, int(err.reason), 0, 0
+        except OverflowError:
+            status, reason, filled, resting = _REJECTED, int(Reason.INVALID_QTY if qty > 0 else Reason.INVALID_PRICE), 0, 0
+        else:
+            reason, filled, resting = book.last_reason, book.last_filled, book.last_resting
+        self._log_command(now, kind, conn, ii, oid, side, price, qty, resting, status, reason, stp, sent)
+        self._queue(conn, (ACK, oid, kind, status, reason, filled, resting, price))
+        if book.fill_count:
+            self._book_fills(book.take_fill_tuples(), ii, now, sent)
+        if stp:
+            for rec in book.take_stp_cancels().tolist():
+                self._stp_cancelled(rec, ii, now)
+
+    def _log_command(
+        self,
+        now: int,
+        kind: int,
+        conn: Connection,
+        ii: int,
+        oid: int,
+        side: int,
+        price: int,
+        qty: int,
+        resting: int,
+        status: int,
+        reason: int,
+        stp: int,
+        sent: int,
+    ) -> None:
+        self.seq += 1
+        self._log_events(
+            (self.seq, now, kind, conn.index, ii, oid, side, price, qty, resting, status, reason, stp, sent, 0, -1, 0.0)
+        )
+
+    def _book_fills(self, fills: list[tuple[int, ...]], ii: int, now: int, sent: int) -> None:
+        """Moves cash and inventory for each fill, logs it, and tells both sides."""
+        maker_ppm, taker_ppm = self.maker_ppm, self.taker_ppm
+        accounts, connections = self.accounts, self.connections
+        trades = self._trades[ii]
+        for _seq, tid, mid, towner, mowner, px, q, mleft, aside in fills:
+            notional = px * q
+            tfee = fee(notional, taker_ppm) if taker_ppm else 0
+            mfee = fee(notional, maker_ppm) if maker_ppm else 0
+            ta = accounts[towner]
+            ma = accounts[mowner]
+            signed = aside * q
+            flow = aside * notional
+            ta.position[ii] += signed
+            ta.cash[ii] -= flow + tfee
+            ta.fees[ii] += tfee
+            ma.position[ii] -= signed
+            ma.cash[ii] += flow - mfee
+            ma.fees[ii] += mfee
+            self.fee_income[ii] += tfee + mfee
+            self.seq += 1
+            seq = self.seq
+            self._log_events((seq, now, _FILL, towner, ii, tid, aside, px, q, mleft, -1, 0, 0, sent, mid, mowner, 0.0))
+            self._log_trade((seq, now, ii, px, q, aside, tid, mid, towner, mowner, tfee, mfee))
+            self._queue(connections[towner], (FILL, tid, ii, px, q, aside, tfee, False, -1, now))
+            self._queue(connections[mowner], (FILL, mid, ii, px, q, -aside, mfee, True, mleft, now))
+            trades.append((px, q, aside))
+            self.volume[ii] += q
+            self.last_price[ii] = px
+
+    def _stp_cancelled(self, rec: tuple[Any, ...], ii: int, now: int) -> None:
+        _seq, taker_id, maker_id, maker_owner, price, qty, maker_side = rec
+        self.seq += 1
+        self._log_events(
+            (self.seq, now, _STP_CANCEL, maker_owner, ii, maker_id, maker_side, price, qty, 0,
+             int(Status.CANCELLED), int(Reason.SELF_TRADE), 0, now, taker_id, -1, 0.0)
+        )  # fmt: skip
+        self._queue(self.connections[maker_owner], (STP_CANCELLED, maker_id))
+
+    # -- REPLIES AND MARKET DATA ---------------------------------------------
+
+    def _queue(self, conn: Connection, update: tuple[Any, ...]) -> None:
+        pending = self._pending.get(conn)
+        if pending is None:
+            self._pending[conn] = [update]
+        else:
+            pending.append(update)
+
+    def _reply(self, now: int) -> None:
+        """One return-latency event per trader with something to hear."""
+        if not self._pending:
+            return
+        for conn, updates in self._pending.items():
+            t = now + conn.ret.draw()
+            if t < conn.last_return:
+                t = conn.last_return
+            conn.last_return = t
+            ev = Timeout(self.env, t - now, updates)
+            ev.callbacks.append(conn.trader._on_updates)  # type: ignore[union-attr]
+        self._pending = {}
+
+    def _publish(self, ii: int, now: int) -> None:
+        """Publishes a quote of instrument ``ii`` if its top changed or it traded."""
+        book = self.books[ii]
+        bid = book.best_bid()
+        ask = book.best_ask()
+        if ask == NO_ASK:
+            ask = 0
+        bid_lots = book.volume_at(1, bid) if bid else 0
+        ask_lots = book.volume_at(-1, ask) if ask else 0
+        trades = self._trades[ii]
+        prev = self.feed.latest(ii)
+        if (
+            not trades
+            and bid == prev.bid
+            and ask == prev.ask
+            and bid_lots == prev.bid_lots
+            and ask_lots == prev.ask_lots
+            and not self.feed.depth
+        ):
+            return
+        bids: tuple[tuple[int, int], ...] = ()
+        asks: tuple[tuple[int, int], ...] = ()
+        if self.feed.depth:
+            bp, bq = book.depth(1, self.feed.depth)
+            ap, aq = book.depth(-1, self.feed.depth)
+            bids = tuple(zip(bp.tolist(), bq.tolist(), strict=True))
+            asks = tuple(zip(ap.tolist(), aq.tolist(), strict=True))
+            if not trades and bids == prev.bids and asks == prev.asks:
+                return
+        quote = Quote(
+            ii, now, bid, bid_lots, ask, ask_lots, self.last_price[ii], self.volume[ii], bids, asks, tuple(trades)
+        )
+        trades.clear()
+        self.feed.publish(quote)
+
+
+def _discard(row: tuple[Any, ...]) -> None:
+    """Stands in for a log table the run does not write."""
