@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from market_helpers import Scripted, assert_conserved, assert_views_match, make_world, scripted
 
 from lob.core.reference import ReferenceBook
 from lob.errors import OrderError
 from lob.eventlog.schema import EVENT_KINDS, KIND_CODE, REASONS, STATUSES
 from lob.market.feed import Quote
 from lob.scenario.world import SECOND, LatencySpec
-from market_helpers import Scripted, assert_conserved, assert_views_match, make_world, scripted
 
 US = 1_000
 MS = 1_000_000
@@ -35,10 +35,16 @@ class TestLatency:
 
     def test_nothing_matches_before_the_resting_order_has_arrived(self) -> None:
         w = make_world()
-        scripted(w, "maker", [(0, lambda t: t.submit_limit("sell", 5, 10_000))], latency=LatencySpec(100 * US))
+        scripted(
+            w, "maker", [(0, lambda t: t.submit_limit("sell", 5, 10_000))], latency=LatencySpec(100 * US)
+        )
         # sent later but faster: arrives at 80 us, before the sell (100 us), and finds an empty book
-        early = scripted(w, "early", [(50 * US, lambda t: t.submit_market("buy", 1))], latency=LatencySpec(30 * US))
-        late = scripted(w, "late", [(90 * US, lambda t: t.submit_market("buy", 1))], latency=LatencySpec(30 * US))
+        early = scripted(
+            w, "early", [(50 * US, lambda t: t.submit_market("buy", 1))], latency=LatencySpec(30 * US)
+        )
+        late = scripted(
+            w, "late", [(90 * US, lambda t: t.submit_market("buy", 1))], latency=LatencySpec(30 * US)
+        )
         w.run()
         trades = w.arrays()["trades"]
         assert len(trades) == 1
@@ -76,7 +82,9 @@ class TestLatency:
     def test_the_trader_does_not_know_a_fill_before_hearing_it(self) -> None:
         w = make_world()
         seen: list[tuple[int, int]] = []
-        scripted(w, "maker", [(0, lambda t: t.submit_limit("sell", 5, 10_000))], return_latency=LatencySpec(SECOND))
+        scripted(
+            w, "maker", [(0, lambda t: t.submit_limit("sell", 5, 10_000))], return_latency=LatencySpec(SECOND)
+        )
         scripted(w, "taker", [(1 * MS, lambda t: t.submit_market("buy", 5))])
         w.run()
         maker = w.traders[0]
@@ -158,7 +166,10 @@ class TestOrders:
         b = scripted(
             w,
             "b",
-            [(1 * MS, lambda t: t.submit_limit("sell", 5, 10_000)), (2 * MS, lambda t: t.modify(t.ids[0], qty=6))],
+            [
+                (1 * MS, lambda t: t.submit_limit("sell", 5, 10_000)),
+                (2 * MS, lambda t: t.modify(t.ids[0], qty=6)),
+            ],
         )
         scripted(w, "taker", [(3 * MS, lambda t: t.submit_market("buy", 4))])
         w.run()
@@ -228,7 +239,10 @@ class TestMarketData:
         scripted(
             w,
             "maker",
-            [(0, lambda t: t.submit_limit("sell", 5, 10_000)), (0, lambda t: t.submit_limit("sell", 2, 10_003))],
+            [
+                (0, lambda t: t.submit_limit("sell", 5, 10_000)),
+                (0, lambda t: t.submit_limit("sell", 2, 10_003)),
+            ],
         )
         scripted(w, "taker", [(1 * MS, lambda t: t.submit_market("buy", 6))])
         w.run()
@@ -237,7 +251,12 @@ class TestMarketData:
             quotes: list[Quote] = [q for _, q in sub.heard_quotes]
             assert times == [400 * US, 1 * MS + 400 * US]
             assert quotes[0].asks == ((10_000, 5), (10_003, 2))
-            assert (quotes[1].ask, quotes[1].ask_lots, quotes[1].last, quotes[1].volume) == (10_003, 1, 10_003, 6)
+            assert (quotes[1].ask, quotes[1].ask_lots, quotes[1].last, quotes[1].volume) == (
+                10_003,
+                1,
+                10_003,
+                6,
+            )
             assert quotes[1].trades == ((10_000, 5, 1), (10_003, 1, 1))
 
     def test_push_costs_one_event_per_quote_not_per_subscriber(self) -> None:
@@ -328,7 +347,10 @@ def test_random_flow_conserves_money_and_the_log_replays_exactly(
     events, trades = arrays["events"], arrays["trades"]
     assert np.all(np.diff(events["seq"]) == 1)
     fills, statuses = replay_through_reference(events)
-    logged = [(int(r["taker_order_id"]), int(r["maker_order_id"]), int(r["price_ticks"]), int(r["qty_lots"])) for r in trades]
+    logged = [
+        (int(r["taker_order_id"]), int(r["maker_order_id"]), int(r["price_ticks"]), int(r["qty_lots"]))
+        for r in trades
+    ]
     assert fills == logged
     commands = events[events["kind"] <= KIND_CODE["replace"]]
     assert statuses == commands["status"].tolist()
@@ -344,8 +366,25 @@ def test_same_seed_same_log_and_another_seed_differs() -> None:
     def run(seed: int) -> dict[str, np.ndarray]:
         w = make_world(seed=seed, latency=LatencySpec(20 * US, 300 * US))
         for i in range(3):
-            scripted(w, f"t{i}", [(k * 37 * US, lambda t, k=k: t.submit_ioc("buy" if k % 2 else "sell", 1 + k % 3, 10_000)) for k in range(30)])
-            scripted(w, f"m{i}", [(k * 41 * US, lambda t, k=k: t.submit_limit("sell" if k % 2 else "buy", 2, 10_000 + (k % 3) - 1)) for k in range(30)])
+            scripted(
+                w,
+                f"t{i}",
+                [
+                    (k * 37 * US, lambda t, k=k: t.submit_ioc("buy" if k % 2 else "sell", 1 + k % 3, 10_000))
+                    for k in range(30)
+                ],
+            )
+            scripted(
+                w,
+                f"m{i}",
+                [
+                    (
+                        k * 41 * US,
+                        lambda t, k=k: t.submit_limit("sell" if k % 2 else "buy", 2, 10_000 + (k % 3) - 1),
+                    )
+                    for k in range(30)
+                ],
+            )
         w.run()
         return w.arrays()
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Sequence
 from numbers import Integral
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import simpy
@@ -40,7 +40,9 @@ class EmptyParams(BaseModel):
 
 
 _SIDES: dict[object, int] = {"buy": 1, "sell": -1, 1: 1, -1: -1}
-_LIMIT, _IOC, _FOK, _POST_ONLY, _MARKET = (int(k) for k in (Kind.LIMIT, Kind.IOC, Kind.FOK, Kind.POST_ONLY, Kind.MARKET))
+_LIMIT, _IOC, _FOK, _POST_ONLY, _MARKET = (
+    int(k) for k in (Kind.LIMIT, Kind.IOC, Kind.FOK, Kind.POST_ONLY, Kind.MARKET)
+)
 _CANCEL, _REDUCE, _REPLACE = int(Kind.CANCEL), int(Kind.REDUCE), int(Kind.REPLACE)
 _STATUS_NAMES = {
     int(Status.RESTING): "open",
@@ -62,7 +64,7 @@ def parse_side(side: object) -> int:
 def _whole(value: object, what: str) -> int:
     if type(value) is int:
         return value
-    if isinstance(value, Integral) and not isinstance(value, bool):
+    if isinstance(value, Integral):  # numpy integers; bool is excluded by the type check above
         return int(value)
     raise TypeError(
         f"{what} must be a whole number of {'ticks' if 'price' in what else 'lots'}, got {value!r} "
@@ -79,9 +81,23 @@ class Order:
     book; ``filled`` lots have traded.
     """
 
-    __slots__ = ("filled", "instrument", "kind", "leaves", "order_id", "price", "qty", "reason", "sent_ns", "side", "status")
+    __slots__ = (
+        "filled",
+        "instrument",
+        "kind",
+        "leaves",
+        "order_id",
+        "price",
+        "qty",
+        "reason",
+        "sent_ns",
+        "side",
+        "status",
+    )
 
-    def __init__(self, order_id: int, instrument: int, kind: int, side: int, price: int, qty: int, sent_ns: int):
+    def __init__(
+        self, order_id: int, instrument: int, kind: int, side: int, price: int, qty: int, sent_ns: int
+    ):
         self.order_id = order_id
         self.instrument = instrument
         self.kind = EVENT_KINDS[kind]
@@ -101,7 +117,8 @@ class Order:
 
     def __repr__(self) -> str:
         side = "buy" if self.side > 0 else "sell"
-        return f"Order({self.order_id}, {self.kind} {side} {self.leaves}/{self.qty} @ {self.price}, {self.status})"
+        lots = f"{self.leaves}/{self.qty}"
+        return f"Order({self.order_id}, {self.kind} {side} {lots} @ {self.price}, {self.status})"
 
 
 class Fill:
@@ -115,7 +132,15 @@ class Fill:
     __slots__ = ("fee", "instrument", "maker", "order_id", "price", "qty", "side", "time_ns")
 
     def __init__(
-        self, order_id: int, instrument: int, price: int, qty: int, side: int, fee: int, maker: bool, time_ns: int
+        self,
+        order_id: int,
+        instrument: int,
+        price: int,
+        qty: int,
+        side: int,
+        fee: int,
+        maker: bool,
+        time_ns: int,
     ) -> None:
         self.order_id = order_id
         self.instrument = instrument
@@ -181,8 +206,7 @@ class Trader:
 
     def run(self) -> Generator[simpy.Event, Any, None]:
         """The trader's process: yield ``self.wait(ns)`` between decisions. The base does nothing."""
-        return
-        yield  # makes this a generator
+        yield from ()
 
     def on_fill(self, fill: Fill) -> None:
         """Called when a fill is heard (after the return latency)."""
@@ -191,7 +215,7 @@ class Trader:
         """Called when an acknowledgement changes ``order`` (opened, filled, cancelled, expired, rejected)."""
 
     def on_reject(self, order_id: int, kind: str, reason: str) -> None:
-        """Called when the venue rejects a command (``kind`` such as ``cancel``; ``reason`` such as ``unknown_order_id``)."""
+        """Called when the venue rejects a command (``kind`` e.g. cancel; ``reason`` e.g. self_trade)."""
 
     def on_market_data(self, quote: Quote) -> None:
         """Called with each quote of a subscribed instrument, after the feed latency."""
@@ -201,7 +225,7 @@ class Trader:
     @property
     def now(self) -> int:
         """Simulated time, ns from the run start."""
-        return self.env._now  # type: ignore[no-any-return]
+        return self.env._now  # type: ignore[return-value]  # SimPy types time as int | float; ours is int
 
     def wait(self, ns: int) -> simpy.Event:
         """An event ``ns`` nanoseconds from now: ``yield self.wait(ns)``."""
@@ -209,7 +233,7 @@ class Trader:
 
     def wait_until(self, t_ns: int) -> simpy.Event:
         """An event at time ``t_ns`` (now if that has passed)."""
-        return self.env.timeout(max(0, int(t_ns) - self.env._now))
+        return self.env.timeout(max(0, int(t_ns) - self.now))
 
     def next_fill(self) -> simpy.Event:
         """An event that fires with the next :class:`Fill` heard: ``fill = yield self.next_fill()``."""
@@ -225,11 +249,15 @@ class Trader:
         """Sends a good-till-cancelled limit order; returns its order id. ``price`` ticks, ``qty`` lots."""
         return self._send_order(_LIMIT, side, qty, price, instrument, stp)
 
-    def submit_ioc(self, side: object, qty: int, price: int, *, instrument: object = None, stp: int = STP.NONE) -> int:
+    def submit_ioc(
+        self, side: object, qty: int, price: int, *, instrument: object = None, stp: int = STP.NONE
+    ) -> int:
         """Immediate-or-cancel: takes what it can up to ``price``; the rest expires."""
         return self._send_order(_IOC, side, qty, price, instrument, stp)
 
-    def submit_fok(self, side: object, qty: int, price: int, *, instrument: object = None, stp: int = STP.NONE) -> int:
+    def submit_fok(
+        self, side: object, qty: int, price: int, *, instrument: object = None, stp: int = STP.NONE
+    ) -> int:
         """Fill-or-kill: all ``qty`` up to ``price`` at once, or nothing."""
         return self._send_order(_FOK, side, qty, price, instrument, stp)
 
@@ -249,7 +277,7 @@ class Trader:
         """Asks the venue to cancel ``order_id`` (it may fill before the request arrives)."""
         order = self.orders.get(order_id)
         ii = order.instrument if order is not None else self._ii
-        self._send((_CANCEL, order_id, 0, 0, 0, 0, self.env._now, ii))
+        self._send((_CANCEL, order_id, 0, 0, 0, 0, self.now, ii))
 
     def cancel_all(self, instrument: object = None) -> int:
         """Cancels every live order (of ``instrument`` if given); returns how many requests were sent."""
@@ -273,20 +301,22 @@ class Trader:
             raise KeyError(f"order {order_id} is not one of {self.name}'s live orders")
         new_price = order.price if price is None else _whole(price, "price")
         new_qty = order.leaves if qty is None else _whole(qty, "qty")
-        self._send((_REPLACE, order_id, order.side, new_price, new_qty, 0, self.env._now, order.instrument))
+        self._send((_REPLACE, order_id, order.side, new_price, new_qty, 0, self.now, order.instrument))
 
     def reduce(self, order_id: int, qty: int) -> None:
         """Takes ``qty`` lots off a resting order, keeping its time priority."""
         order = self.orders.get(order_id)
         ii = order.instrument if order is not None else self._ii
-        self._send((_REDUCE, order_id, 0, 0, _whole(qty, "qty"), 0, self.env._now, ii))
+        self._send((_REDUCE, order_id, 0, 0, _whole(qty, "qty"), 0, self.now, ii))
 
     @property
     def open_orders(self) -> list[Order]:
         """Live orders (pending or resting), oldest first."""
         return list(self.orders.values())
 
-    def _send_order(self, kind: int, side: object, qty: object, price: object, instrument: object, stp: int) -> int:
+    def _send_order(
+        self, kind: int, side: object, qty: object, price: object, instrument: object, stp: int
+    ) -> int:
         s = _SIDES.get(side) if isinstance(side, int | str) else None
         if s is None:
             s = parse_side(side)
@@ -294,7 +324,7 @@ class Trader:
         p = _whole(price, "price")
         ii = self._ii if instrument is None else self._instrument_index(instrument)
         oid = self.venue.new_order_id()
-        now = self.env._now
+        now = self.now
         self.orders[oid] = Order(oid, ii, kind, s, p, q, now)
         self._send((kind, oid, s, p, q, int(stp), now, ii))
         return oid
@@ -363,8 +393,8 @@ class Trader:
         tick = self.instruments[ii].tick_size
         process = self._fundamentals[ii]
         if noise:
-            return process.observe(self.env._now, noise * tick, self.rng) / tick
-        return process.value(self.env._now) / tick
+            return process.observe(self.now, noise * tick, self.rng) / tick
+        return process.value(self.now) / tick
 
     def subscribe(self, instrument: object = None) -> None:
         """Receive ``on_market_data`` for every quote of ``instrument`` (default: the trader's own)."""
@@ -374,7 +404,7 @@ class Trader:
     # -- DELIVERIES (called by the venue's return-latency events) --------------
 
     def _on_updates(self, event: simpy.Event) -> None:
-        for update in event.value:
+        for update in cast(list[tuple[Any, ...]], event._value):
             tag = update[0]
             if tag == FILL:
                 self._hear_fill(update)
@@ -407,7 +437,7 @@ class Trader:
         if resting:
             order.status = "open"
         else:
-            order.status = "cancelled" if kind == _CANCEL or kind == _REDUCE else _STATUS_NAMES[status]
+            order.status = "cancelled" if kind in (_CANCEL, _REDUCE) else _STATUS_NAMES[status]
             del self.orders[oid]
         self.on_order_update(order)
 

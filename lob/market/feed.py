@@ -35,7 +35,19 @@ class Quote:
     ``(price, lots, aggressor_side)`` of the fills since the previous quote.
     """
 
-    __slots__ = ("ask", "ask_lots", "asks", "bid", "bid_lots", "bids", "instrument", "last", "time_ns", "trades", "volume")
+    __slots__ = (
+        "ask",
+        "ask_lots",
+        "asks",
+        "bid",
+        "bid_lots",
+        "bids",
+        "instrument",
+        "last",
+        "time_ns",
+        "trades",
+        "volume",
+    )
 
     def __init__(
         self,
@@ -107,14 +119,14 @@ class MarketDataFeed:
         return self._latest[instrument]
 
     def publish(self, quote: Quote) -> None:
-        """Called by the venue at ``quote.time_ns == env.now``. Runtime: O(1), plus one event if subscribed."""
+        """Called by the venue at ``quote.time_ns == env.now``. O(1), plus one event if subscribed."""
         i = quote.instrument
         self._latest[i] = quote
         self._in_flight[i].append(quote)
         self.published += 1
         if self._subscribers[i]:
             ev = Timeout(self.env, self.latency_ns, quote)
-            ev.callbacks.append(self._deliver)  # type: ignore[union-attr]
+            ev.callbacks.append(self._deliver)
 
     def view(self, instrument: int) -> Quote:
         """The latest quote published at or before ``now - latency_ns``. Runtime: O(1) amortised."""
@@ -125,7 +137,7 @@ class MarketDataFeed:
         return q[0]
 
     def subscribe(self, instrument: int, callback: Subscriber) -> None:
-        """Calls ``callback(quote)`` for every quote of ``instrument``, ``latency_ns`` after it was published."""
+        """Calls ``callback(quote)`` for each quote of ``instrument``, ``latency_ns`` after publication."""
         if callback not in self._subscribers[instrument]:
             self._subscribers[instrument].append(callback)
 
@@ -135,6 +147,6 @@ class MarketDataFeed:
             subs.remove(callback)
 
     def _deliver(self, event: simpy.Event) -> None:
-        quote: Quote = event.value
+        quote: Quote = event._value
         for callback in tuple(self._subscribers[quote.instrument]):
             callback(quote)

@@ -18,12 +18,12 @@ pricing when underlying stock returns are discontinuous").
 The path is simulated on a grid ``t_k = k * step_ns`` with ``dt = step_ns / 1e9``
 seconds, using the exact discretisation of the OU transition (Gillespie 1996,
 "Exact numerical simulation of the Ornstein-Uhlenbeck process and its
-integral", Phys. Rev. E 54, 2084, eq. 1.3)::
+integral", Phys. Rev. E 54, 2084)::
 
     X_{k+1} = m + (X_k - m) a + s z_k,   a = exp(-kappa dt),
     s = sigma sqrt((1 - a^2) / (2 kappa))     (s = sigma sqrt(dt) when kappa = 0)
 
-with ``z_k ~ N(0, 1)``; the stationary law is ``N(m, sigma^2 / (2 kappa))`` and
+with ``z_k ~ N(0, 1)``; for kappa > 0 the stationary law is ``N(m, sigma^2 / (2 kappa))`` and
 the lag-1 autocorrelation on the grid is ``a``. Then, in this order, within the
 same step:
 
@@ -33,8 +33,8 @@ same step:
   at most 95% of the price);
 * shocks: every :class:`Shock` whose ``at_ns`` has the grid time ``t_{k+1}`` as
   its first grid time ``>= at_ns`` multiplies ``X_{k+1}`` by ``1 + jump``, and,
-  if permanent, the mean ``m`` by the same factor from then on (a shock with
-  ``at_ns <= 0`` acts on ``X_0``; one after the last grid time has no effect);
+  if permanent, the mean ``m`` by the same factor from then on (a shock at
+  ``at_ns == 0`` acts on ``X_0``; one after the last grid time has no effect);
 * floor: ``X_{k+1}`` is raised to ``1e-6`` times the initial mean if it is below,
   so the price never reaches zero or goes negative. A non-linearity the pure OU
   process does not have; it only binds when volatility or jumps are extreme.
@@ -52,10 +52,10 @@ the step's jump and shock factors. The composition of affine maps is
 associative, so the whole path is an inclusive scan, done with the
 Hillis-Steele doubling scheme (Hillis and Steele 1986, "Data parallel
 algorithms", CACM 29(12); first-order linear recurrences as scans: Blelloch
-1990, "Prefix sums and their applications", CMU-CS-90-190, sec. 1.4) in
-``log2`` of the chunk length numpy passes. Every term is a product of factors
-``<= 1`` in ``a`` (no ``a^-k``), so nothing overflows and the result agrees
-with the step-by-step recursion to rounding. The floor is handled by
+1990, "Prefix sums and their applications", CMU-CS-90-190) in
+``log2`` of the chunk length numpy passes. Only non-negative powers of ``a``
+appear (no ``a^-k`` that could overflow), and the result agrees with the
+step-by-step recursion to rounding. The floor is handled by
 restarting the scan at the first grid point that falls below it.
 
 Lookups: :meth:`FundamentalProcess.value` is piecewise constant, the value at
@@ -337,8 +337,9 @@ class FundamentalProcess:
         """The fundamental (quote currency) at ``t_ns`` (ns from run start, >= 0).
 
         The grid value at index ``t_ns // step_ns``: piecewise constant, and the
-        last grid value for any time beyond the grid. O(1), about 70 ns for an
-        int time; a float time (SimPy's ``now`` type) is accepted too.
+        last grid value for any time beyond the grid. O(1): about 70 ns for an
+        int time; a float time (SimPy's ``now`` type allows one) also works, at
+        about 0.8 us.
         """
         i = t_ns // self._step_ns
         if 0 <= i < self._n:

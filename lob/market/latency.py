@@ -22,12 +22,18 @@ class LatencyModel:
     __slots__ = ("_block", "_i", "_rng", "base_ns", "distribution", "jitter_ns")
 
     def __init__(
-        self, base_ns: int, jitter_ns: int = 0, distribution: str = UNIFORM, rng: np.random.Generator | None = None
+        self,
+        base_ns: int,
+        jitter_ns: int = 0,
+        distribution: str = UNIFORM,
+        rng: np.random.Generator | None = None,
     ) -> None:
         if base_ns < 0 or jitter_ns < 0:
             raise ValueError(f"latency must be >= 0 ns, got base {base_ns}, jitter {jitter_ns}")
         if distribution not in (UNIFORM, EXPONENTIAL):
-            raise ValueError(f"latency distribution must be {UNIFORM!r} or {EXPONENTIAL!r}, got {distribution!r}")
+            raise ValueError(
+                f"latency distribution must be {UNIFORM!r} or {EXPONENTIAL!r}, got {distribution!r}"
+            )
         if jitter_ns and rng is None:
             raise ValueError("a latency with jitter needs a random generator")
         self.base_ns = int(base_ns)

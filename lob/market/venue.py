@@ -13,7 +13,7 @@ later message overtake an earlier one.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import simpy
 from simpy.events import Timeout
@@ -119,7 +119,7 @@ class Venue:
 
     def send(self, conn: Connection, msg: Message) -> None:
         """Puts ``msg`` on the wire. Runtime: O(1); one SimPy event per batch sent at one instant."""
-        now = self.env._now  # _now: skips the property on the hottest path
+        now: int = self.env._now  # type: ignore[assignment]  # _now skips a property; time is int ns here
         batch = conn.outbox
         if batch is not None and conn.outbox_time == now:
             batch.append(msg)
@@ -132,13 +132,13 @@ class Venue:
             arrival = conn.last_arrival  # no overtaking within a session
         conn.last_arrival = arrival
         ev = Timeout(self.env, arrival - now, (conn, batch))
-        ev.callbacks.append(self._arrive)  # type: ignore[union-attr]
+        ev.callbacks.append(self._arrive)
 
     def _arrive(self, event: simpy.Event) -> None:
-        conn, batch = event.value
+        conn, batch = cast(tuple[Connection, list[Message]], event._value)
         if conn.outbox is batch:
             conn.outbox = None  # later sends at this instant start a new batch
-        now = self.env._now
+        now: int = self.env._now  # type: ignore[assignment]
         touched: list[int] = []
         for msg in batch:
             ii = msg[7]
@@ -157,7 +157,9 @@ class Venue:
         if kind > _MARKET:
             # cancel / reduce / replace: only the owner's live orders
             if oid not in book or book.order_owner(oid) != owner:
-                self._log_command(now, kind, conn, ii, oid, side, price, qty, 0, _REJECTED, _UNKNOWN, stp, sent)
+                self._log_command(
+                    now, kind, conn, ii, oid, side, price, qty, 0, _REJECTED, _UNKNOWN, stp, sent
+                )
                 self._queue(conn, (ACK, oid, kind, _REJECTED, _UNKNOWN, 0, 0, price))
                 return
             side = book.order_side(oid)
@@ -169,7 +171,12 @@ class Venue:
         except OrderError as err:
             status, reason, filled, resting = _REJECTED, int(err.reason), 0, 0
         except OverflowError:
-            status, reason, filled, resting = _REJECTED, int(Reason.INVALID_QTY if qty > 0 else Reason.INVALID_PRICE), 0, 0
+            status, reason, filled, resting = (
+                _REJECTED,
+                int(Reason.INVALID_QTY if qty > 0 else Reason.INVALID_PRICE),
+                0,
+                0,
+            )
         else:
             reason, filled, resting = book.last_reason, book.last_filled, book.last_resting
         self._log_command(now, kind, conn, ii, oid, side, price, qty, resting, status, reason, stp, sent)
@@ -198,10 +205,28 @@ class Venue:
     ) -> None:
         self.seq += 1
         self._log_events(
-            (self.seq, now, kind, conn.index, ii, oid, side, price, qty, resting, status, reason, stp, sent, 0, -1, 0.0)
+            (
+                self.seq,
+                now,
+                kind,
+                conn.index,
+                ii,
+                oid,
+                side,
+                price,
+                qty,
+                resting,
+                status,
+                reason,
+                stp,
+                sent,
+                0,
+                -1,
+                0.0,
+            )
         )
 
-    def _book_fills(self, fills: list[tuple[int, ...]], ii: int, now: int, sent: int) -> None:
+    def _book_fills(self, fills: Sequence[tuple[int, ...]], ii: int, now: int, sent: int) -> None:
         """Moves cash and inventory for each fill, logs it, and tells both sides."""
         maker_ppm, taker_ppm = self.maker_ppm, self.taker_ppm
         accounts, connections = self.accounts, self.connections
@@ -223,7 +248,9 @@ class Venue:
             self.fee_income[ii] += tfee + mfee
             self.seq += 1
             seq = self.seq
-            self._log_events((seq, now, _FILL, towner, ii, tid, aside, px, q, mleft, -1, 0, 0, sent, mid, mowner, 0.0))
+            self._log_events(
+                (seq, now, _FILL, towner, ii, tid, aside, px, q, mleft, -1, 0, 0, sent, mid, mowner, 0.0)
+            )
             self._log_trade((seq, now, ii, px, q, aside, tid, mid, towner, mowner, tfee, mfee))
             self._queue(connections[towner], (FILL, tid, ii, px, q, aside, tfee, False, -1, now))
             self._queue(connections[mowner], (FILL, mid, ii, px, q, -aside, mfee, True, mleft, now))
@@ -259,7 +286,7 @@ class Venue:
                 t = conn.last_return
             conn.last_return = t
             ev = Timeout(self.env, t - now, updates)
-            ev.callbacks.append(conn.trader._on_updates)  # type: ignore[union-attr]
+            ev.callbacks.append(conn.trader._on_updates)
         self._pending = {}
 
     def _publish(self, ii: int, now: int) -> None:
@@ -292,7 +319,17 @@ class Venue:
             if not trades and bids == prev.bids and asks == prev.asks:
                 return
         quote = Quote(
-            ii, now, bid, bid_lots, ask, ask_lots, self.last_price[ii], self.volume[ii], bids, asks, tuple(trades)
+            ii,
+            now,
+            bid,
+            bid_lots,
+            ask,
+            ask_lots,
+            self.last_price[ii],
+            self.volume[ii],
+            bids,
+            asks,
+            tuple(trades),
         )
         trades.clear()
         self.feed.publish(quote)

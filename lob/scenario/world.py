@@ -173,8 +173,10 @@ class World:
     def _log_shocks(self) -> None:
         log = self.recorder["events"].append
         for ii, process in enumerate(self.fundamentals):
-            for shock in getattr(process, "shocks", ()):  # TODO: helper adds .shocks
-                if shock.at_ns <= self.duration_ns:
+            step = process.step_ns
+            for shock in process.shocks:
+                at = -(-shock.at_ns // step) * step  # the jump lands on the first grid time >= at_ns
+                if at <= self.duration_ns:
 
                     def hit(_ev: simpy.Event, ii: int = ii, jump: float = shock.jump) -> None:
                         self.venue.seq += 1
@@ -200,8 +202,8 @@ class World:
                             )
                         )
 
-                    ev = self.env.timeout(shock.at_ns)
-                    ev.callbacks.append(hit)  # type: ignore[union-attr]
+                    ev = self.env.timeout(at)
+                    ev.callbacks.append(hit)
 
     # -- RUNNING -------------------------------------------------------------
 

@@ -1,0 +1,160 @@
+"""The ``lob`` command line: one small function per subcommand.
+
+A subcommand is a ``_add_<name>(subparsers)`` function that declares its
+parser and sets ``handler`` to a ``_<name>(args) -> int`` function; add it to
+:data:`_SUBCOMMANDS`. Errors a user can cause (:class:`lob.errors.LobError`)
+are printed to stderr without a traceback: exit status 2 for a bad config, 1
+for any other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import TypeAlias
+
+from lob import __version__
+from lob.errors import LobError
+from lob.scenario import ConfigError, load_config
+from lob.scenario.durations import format_duration
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CONFIG = 2  # also argparse's status for a bad command line
+
+_Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``lob`` with ``argv`` (default ``sys.argv[1:]``); the process exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error that argparse has already printed
+        return exc.code if isinstance(exc.code, int) else EXIT_CONFIG
+    # As `python -m` does: trader classes named by import path may live in the working directory.
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
+    except LobError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``lob`` argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="lob", description="Limit-order-book market simulations.")
+    parser.add_argument("--version", action="version", version=f"lob {__version__}")
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for add in _SUBCOMMANDS:
+        add(subparsers)
+    return parser
+
+
+def add_set_option(parser: argparse.ArgumentParser) -> None:
+    """``--set KEY=VALUE`` (repeatable), collected in ``args.overrides``."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set run.seed=3 --set traders[0].params.spread=4",
+    )
+
+
+# -- validate ----------------------------------------------------------------------------------------------
+
+
+def _add_validate(subparsers: _Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "validate",
+        help="check a scenario config",
+        description="Check a scenario config and report every problem.",
+    )
+    parser.add_argument("config", metavar="CONFIG", help="scenario config file (YAML)")
+    add_set_option(parser)
+    parser.set_defaults(handler=_validate)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config, args.overrides)
+    groups = len(cfg.traders)
+    print(
+        f"ok: {args.config}: {groups} trader group{'s' if groups != 1 else ''}, "
+        f"{cfg.trader_count} trader{'s' if cfg.trader_count != 1 else ''}, "
+        f"duration {format_duration(cfg.run.duration)}"
+    )
+    return EXIT_OK
+
+
+# -- run ---------------------------------------------------------------------------------------------------
+
+
+def _add_run(subparsers: _Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run a scenario and write its run directory",
+        description="Run a scenario config and write its run directory (tables, summary, manifest).",
+    )
+    parser.add_argument("config", metavar="CONFIG", help="scenario config file (YAML)")
+    parser.add_argument("--out", metavar="DIR", help="run directory to write (default runs/NAME-seedSEED)")
+    parser.add_argument("--seed", type=int, metavar="N", help="root seed (overrides run.seed)")
+    parser.add_argument("--force", action="store_true", help="replace an existing run directory")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    parser.add_argument(
+        "--debug", action="store_true", help="show the full traceback if the simulation fails"
+    )
+    add_set_option(parser)
+    parser.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from lob.scenario.runner import run_config
+    from lob.scenario.terminal import print_summary, progress_bar
+
+    overrides = list(args.overrides)
+    if args.seed is not None:
+        if args.seed < 0:
+            raise LobError(f"--seed must be >= 0, got {args.seed}")
+        overrides.append(f"run.seed={args.seed}")
+    cfg = load_config(args.config, overrides)
+    try:
+        with progress_bar(cfg.run.duration, disable=args.quiet) as progress:
+            result = run_config(cfg, args.out, force=args.force, progress=progress)
+    except KeyboardInterrupt:
+        print("interrupted: no run directory was written", file=sys.stderr)
+        return 130
+    except LobError:
+        raise
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"error: the simulation failed: {_where(exc)}", file=sys.stderr)
+        print("nothing was written; rerun with --debug for the traceback", file=sys.stderr)
+        return EXIT_ERROR
+    if not args.quiet:
+        print_summary(result)
+    return EXIT_OK
+
+
+def _where(exc: BaseException) -> str:
+    """``Type: message (file:line in function)`` of the innermost frame, e.g. a trader's bug."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    place = ""
+    if tb is not None:
+        code = tb.tb_frame.f_code
+        place = f" ({code.co_filename}:{tb.tb_lineno} in {code.co_name})"
+    return f"{type(exc).__name__}: {exc}{place}"
+
+
+_SUBCOMMANDS: list[Callable[[_Subparsers], None]] = [_add_validate, _add_run]

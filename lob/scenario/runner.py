@@ -1,0 +1,263 @@
+"""Running a scenario: config -> world -> simulation -> run directory.
+
+This is what ``lob run`` does and what :func:`lob.run` gives Python users.
+The run directory is written only when the simulation is complete, and
+atomically (see :mod:`lob.eventlog.writer`), so an interrupted run leaves
+nothing that looks complete.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from lob.eventlog.summary import market_summary
+from lob.eventlog.writer import check_writable, write_run
+from lob.market.fundamental import FundamentalProcess, Shock
+from lob.market.instrument import Instrument
+from lob.scenario.config import LatencyConfig, ScenarioConfig
+from lob.scenario.loader import dump_config, load_config
+from lob.scenario.world import LatencySpec, World
+from lob.seeding import spawn_rng
+
+if TYPE_CHECKING:
+    from lob.eventlog.reader import RunData
+
+
+def _latency(cfg: LatencyConfig) -> LatencySpec:
+    return LatencySpec(cfg.base, cfg.jitter, cfg.distribution)
+
+
+def trader_names(group_name: str, count: int) -> list[str]:
+    """The stable names of a group's traders: the group name alone, or ``name-0`` ... ``name-(count-1)``."""
+    return [group_name] if count == 1 else [f"{group_name}-{k}" for k in range(count)]
+
+
+def build_world(cfg: ScenarioConfig) -> World:
+    """The world a validated config describes, ready to run."""
+    seed, duration = cfg.run.seed, cfg.run.duration
+    instruments = [Instrument(i.symbol, i.tick_size, i.lot_size, k) for k, i in enumerate(cfg.instruments)]
+    fundamentals = []
+    for inst in instruments:
+        f = cfg.fundamental_for(inst.symbol)
+        assert f.mean is not None and f.start is not None  # resolved by validation
+        fundamentals.append(
+            FundamentalProcess(
+                mean=f.mean,
+                start=f.start,
+                mean_reversion=f.mean_reversion,
+                volatility=f.volatility,
+                jump_rate=f.jump_rate,
+                jump_mean=f.jump_mean,
+                jump_std=f.jump_std,
+                step_ns=f.step,
+                duration_ns=duration,
+                shocks=[Shock(s.at, s.jump, s.permanent) for s in f.shocks],
+                rng=spawn_rng(seed, f"fundamental:{inst.symbol}"),
+            )
+        )
+    venue = cfg.venue
+    world = World(
+        instruments,
+        seed=seed,
+        duration_ns=duration,
+        fundamentals=fundamentals,
+        feed_latency_ns=venue.feed_latency,
+        feed_depth=venue.feed_depth,
+        maker_ppm=venue.fees.maker_ppm,
+        taker_ppm=venue.fees.taker_ppm,
+        latency=_latency(venue.latency),
+        return_latency=_latency(venue.effective_return_latency),
+        tables=cfg.outputs.tables,
+    )
+    for group in cfg.traders:
+        assert group.name is not None and group.instrument is not None  # resolved by validation
+        # A group's own latency is its link's: both ways, unless the venue sets a return latency.
+        entry = _latency(cfg.latency_for(group))
+        back = entry if group.latency is not None and venue.return_latency is None else None
+        for name in trader_names(group.name, group.count):
+            world.add_trader(
+                group.trader_class,
+                name,
+                group.params_model,
+                instrument=group.instrument,
+                latency=entry,
+                return_latency=back,
+                group=group.name,
+            )
+    out = cfg.outputs
+    if out.snapshot_interval and "book" in out.tables:
+        world.snapshot_book(out.snapshot_interval, out.depth)
+    return world
+
+
+def trader_summary(world: World) -> dict[str, Any]:
+    """Per trader group: counts, commands sent, and final holdings valued at each instrument's last price."""
+    groups: dict[str, dict[str, Any]] = {}
+    pnls: dict[str, list[float]] = {}
+    venue = world.venue
+    for trader, account in zip(world.traders, venue.accounts, strict=True):
+        g = groups.setdefault(
+            trader.group,
+            {"traders": 0, "commands_sent": 0, "position_lots": 0, "cash_quote": 0.0, "fees_quote": 0.0},
+        )
+        g["traders"] += 1
+        g["commands_sent"] += trader.sent
+        pnl = 0.0
+        for inst in world.instruments:
+            ii, unit = inst.index, inst.notional_unit
+            g["position_lots"] += account.position[ii]
+            g["cash_quote"] += account.cash[ii] * unit
+            g["fees_quote"] += account.fees[ii] * unit
+            pnl += (account.cash[ii] + account.position[ii] * venue.last_price[ii]) * unit
+        pnls.setdefault(trader.group, []).append(pnl)
+    for name, g in groups.items():
+        values = np.array(pnls[name], dtype=float)
+        g["cash_quote"] = _round(g["cash_quote"])
+        g["fees_quote"] = _round(g["fees_quote"])
+        g["pnl_quote"] = _round(float(values.sum()))
+        g["pnl_min_quote"] = _round(float(values.min()))
+        g["pnl_max_quote"] = _round(float(values.max()))
+    return groups
+
+
+def conservation(world: World) -> dict[str, dict[str, int]]:
+    """Per instrument, the two sums that must be exactly zero: positions, and cash plus the venue's fees."""
+    out = {}
+    for inst in world.instruments:
+        ii = inst.index
+        accounts = world.venue.accounts
+        out[inst.symbol] = {
+            "position_sum_lots": sum(a.position[ii] for a in accounts),
+            "cash_plus_fees_sum": sum(a.cash[ii] for a in accounts) + world.venue.fee_income[ii],
+        }
+    return out
+
+
+def _round(x: float) -> float:
+    return float(f"{x:.10g}")
+
+
+def summarize(world: World, cfg: ScenarioConfig, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The run's ``summary.json``: deterministic for a config and seed (no wall times)."""
+    market = market_summary(arrays, world.instruments, world.duration_ns)
+    for inst, process in zip(world.instruments, world.fundamentals, strict=True):
+        values = process.values
+        market["instruments"][inst.symbol]["fundamental"] = {
+            "start": _round(float(values[0])),
+            "end": _round(float(process.value(world.duration_ns))),
+            "min": _round(float(values.min())),
+            "max": _round(float(values.max())),
+        }
+    return {
+        "run": {
+            "name": cfg.run.name,
+            "seed": cfg.run.seed,
+            "duration_ns": cfg.run.duration,
+            "traders": len(world.traders),
+            "commands": world.venue.commands,
+            "events": world.venue.seq,
+        },
+        "instruments": market["instruments"],
+        "traders": trader_summary(world),
+        "venue": {
+            "fee_income_quote": {
+                inst.symbol: _round(world.venue.fee_income[inst.index] * inst.notional_unit)
+                for inst in world.instruments
+            }
+        },
+        "conservation": conservation(world),
+    }
+
+
+class RunResult:
+    """A finished run: its summary, its world (for inspection) and, if written, its directory."""
+
+    def __init__(
+        self, cfg: ScenarioConfig, world: World, summary: dict[str, Any], path: Path | None, wall_s: float
+    ):
+        self.config = cfg
+        self.world = world
+        self.summary = summary
+        self.path = path
+        self.wall_s = wall_s
+
+    def data(self) -> RunData:
+        """The run directory read back with pandas: ``.events``, ``.trades``, ``.book`` DataFrames."""
+        if self.path is None:
+            raise ValueError("this run was not written to a directory (pass out=...)")
+        from lob.eventlog.reader import read_run  # pandas only when asked for
+
+        return read_run(self.path)
+
+
+def default_out_dir(cfg: ScenarioConfig) -> Path:
+    """``runs/<name>-seed<seed>`` under the working directory."""
+    return Path("runs") / f"{cfg.run.name}-seed{cfg.run.seed}"
+
+
+def run_config(
+    cfg: ScenarioConfig,
+    out: Path | str | None = None,
+    *,
+    write: bool = True,
+    force: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> RunResult:
+    """Simulates ``cfg`` and, if ``write``, writes its run directory to ``out`` (default: runs/NAME-seedN)."""
+    path = Path(out) if out is not None else default_out_dir(cfg)
+    if write:
+        check_writable(path, force)  # fail before the simulation, not after it
+    started = time.perf_counter()
+    world = build_world(cfg)
+    world.run(progress)
+    arrays = world.arrays()
+    summary = summarize(world, cfg, arrays)
+    simulated_s = time.perf_counter() - started
+    written: Path | None = None
+    if write:
+        manifest = {
+            "run": cfg.run.name,
+            "seed": cfg.run.seed,
+            "duration_ns": cfg.run.duration,
+            "calendar_start": cfg.run.start.isoformat() if cfg.run.start else None,
+            "agents": len(world.agent_names),
+            "wall_s": {"simulate": round(simulated_s, 3)},
+        }
+        written = write_run(
+            path,
+            config_yaml=dump_config(cfg),
+            arrays=arrays,
+            agents=world.agent_names,
+            instruments=world.instruments,
+            summary=summary,
+            manifest=manifest,
+            force=force,
+        )
+    return RunResult(cfg, world, summary, written, time.perf_counter() - started)
+
+
+def run(
+    config: ScenarioConfig | Path | str,
+    out: Path | str | None = None,
+    *,
+    seed: int | None = None,
+    overrides: Sequence[str] = (),
+    write: bool = True,
+    force: bool = False,
+) -> RunResult:
+    """Loads (if given a path), applies ``seed`` and ``overrides`` (``key.path=value``), runs, writes."""
+    if isinstance(config, ScenarioConfig):
+        if overrides:
+            raise ValueError("overrides apply to a config file; edit the ScenarioConfig directly instead")
+        cfg = config
+    else:
+        extra = [*overrides, f"run.seed={seed}"] if seed is not None else list(overrides)
+        cfg = load_config(config, extra)
+    if seed is not None and isinstance(config, ScenarioConfig):
+        cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update={"seed": seed})})
+    return run_config(cfg, out, write=write, force=force)

@@ -1,0 +1,66 @@
+"""What ``lob run`` shows on the terminal: a progress bar in simulated time and a short summary."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from tqdm import tqdm
+
+if TYPE_CHECKING:
+    from lob.scenario.runner import RunResult
+
+
+@contextmanager
+def progress_bar(duration_ns: int, disable: bool = False) -> Iterator[Callable[[int], None] | None]:
+    """A ``progress(now_ns)`` callback drawing a bar in simulated seconds on stderr (off when not a TTY)."""
+    if disable or not sys.stderr.isatty():
+        yield None
+        return
+    total = duration_ns / 1e9
+    with tqdm(total=round(total, 3), unit="sim s", unit_scale=False, file=sys.stderr, leave=False) as bar:
+        shown = 0.0
+
+        def progress(now_ns: int) -> None:
+            nonlocal shown
+            t = round(now_ns / 1e9, 3)
+            bar.update(t - shown)
+            shown = t
+
+        yield progress
+
+
+def _fmt(x: Any, spec: str = ".2f") -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def print_summary(result: RunResult) -> None:
+    """A few lines: where the run went, what the market did, how each trader group fared."""
+    s = result.summary
+    run = s["run"]
+    where = result.path if result.path is not None else "(not written)"
+    print(
+        f"run {run['name']} seed {run['seed']}: {run['traders']} traders, "
+        f"{run['duration_ns'] / 1e9:g} s simulated"
+    )
+    print(
+        f"  {run['commands']:,} commands, {run['events']:,} events in {result.wall_s:.2f} s wall -> {where}"
+    )
+    for symbol, m in s["instruments"].items():
+        print(
+            f"  {symbol}: {m['fills']:,} fills, volume {m['volume_base']:,} ; "
+            f"open {_fmt(m['open'])} low {_fmt(m['low'])} high {_fmt(m['high'])} close {_fmt(m['close'])}"
+        )
+        if m.get("peak_drop_pct") is not None:
+            print(
+                f"    mid peak drop {m['peak_drop_pct']:.2f}% ; "
+                f"recovered {_fmt(m['recovered_share'], '.0%')} "
+                f"of it by the end ; median spread {_fmt(m['spread_ticks_median'], '.1f')} ticks"
+            )
+    for group, g in s["traders"].items():
+        print(
+            f"  {group:<16} x{g['traders']:<5} position {g['position_lots']:>8} lots   "
+            f"PnL {g['pnl_quote']:>14,.2f}   fees {g['fees_quote']:>10,.2f}"
+        )
