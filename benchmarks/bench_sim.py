@@ -1,8 +1,9 @@
 """Benchmark of the simulator: a whole scenario day, against bare SimPy in the same process.
 
 Runs ``configs/rmsc04_like.yaml`` (09:30-16:00, about 1,100 traders) once in
-this process: building the world, simulating, and writing the run directory
-to a temporary directory, each timed. Then, as the in-process baseline, it
+this process, through the code ``lob run`` uses: building the world,
+simulating, and summarising plus writing the run directory (to a temporary
+directory), each timed. Then, as the in-process baseline, it
 runs bare SimPy: one process yielding as many timeouts as the run scheduled
 SimPy events, which is the floor any SimPy-driven design with those events
 pays. Prints wall time, simulated events and orders per wall second, peak
@@ -32,9 +33,8 @@ from typing import Any
 import simpy
 from bench_core import machine_info, peak_rss_mb
 
-from lob.eventlog.writer import write_run
-from lob.scenario.loader import dump_config, load_config
-from lob.scenario.runner import build_world, summarize
+from lob.scenario.loader import load_config
+from lob.scenario.runner import run_config
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = ROOT / "configs" / "rmsc04_like.yaml"
@@ -62,43 +62,31 @@ def bare_simpy(n_events: int) -> float:
 
 
 def run_day(config: Path, profile: bool) -> dict[str, Any]:
+    """Runs ``config`` through the same code as ``lob run`` (``run_config``), into a temporary directory."""
     cfg = load_config(config)
-    t0 = time.perf_counter()
-    world = build_world(cfg)
-    t1 = time.perf_counter()
     profiler = cProfile.Profile() if profile else None
-    if profiler:
-        profiler.enable()
-    world.run()
-    if profiler:
-        profiler.disable()
-    t2 = time.perf_counter()
-    arrays = world.arrays()
-    summary = summarize(world, cfg, arrays)
     with tempfile.TemporaryDirectory() as tmp:
-        write_run(
-            Path(tmp) / "run",
-            config_yaml=dump_config(cfg),
-            arrays=arrays,
-            agents=world.agent_names,
-            instruments=world.instruments,
-            summary=summary,
-            manifest={},
-        )
-    t3 = time.perf_counter()
-    sim_events = next(world.env._eid)
+        if profiler:
+            profiler.enable()
+        result = run_config(cfg, Path(tmp) / "run", keep_world=profile)
+        if profiler:
+            profiler.disable()
+        rows = json.loads((Path(tmp) / "run" / "manifest.json").read_text())["rows"]
+    t = result.timings
+    run = result.summary["run"]
     out: dict[str, Any] = {
         "config": str(config.relative_to(ROOT) if config.is_relative_to(ROOT) else config),
-        "traders": len(world.traders),
+        "traders": run["traders"],
         "simulated_s": cfg.run.duration / 1e9,
-        "build_s": round(t1 - t0, 3),
-        "simulate_s": round(t2 - t1, 3),
-        "write_s": round(t3 - t2, 3),
-        "wall_s": round(t3 - t0, 3),
-        "orders": world.venue.commands,
-        "events": world.venue.seq,
-        "simpy_events": sim_events,
-        "trades": len(arrays.get("trades", ())),
+        "build_s": round(t["build_s"], 3),
+        "simulate_s": round(t["simulate_s"], 3),
+        "write_s": round(t["write_s"], 3),
+        "wall_s": round(result.wall_s, 3),
+        "orders": run["commands"],
+        "events": run["events"],
+        "simpy_events": run["simpy_events"],
+        "trades": rows.get("trades"),
+        "book_rows": rows.get("book"),
     }
     if profiler:
         text = io.StringIO()

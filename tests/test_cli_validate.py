@@ -53,8 +53,8 @@ def test_validate_a_bad_config(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.splitlines() == [
-        f"{path}:2: run.duration: expected a duration such as 500us, 2s, 1h or an integer of nanoseconds, "
-        "got '5 parsecs'",
+        f"{path}:2: run.duration: expected a duration such as 500us, 2s, 1h, 6h30m "
+        "or an integer of nanoseconds, got '5 parsecs'",
         f"{path}:8: traders[0].params.spread: Input should be greater than 0 (got -1)",
     ]
     assert "Traceback" not in done.stderr

@@ -303,7 +303,7 @@ def test_parse_duration(text: str | int, ns: int) -> None:
     [
         (
             "5 parsecs",
-            "expected a duration such as 500us, 2s, 1h or an integer of nanoseconds, got '5 parsecs'",
+            "expected a duration such as 500us, 2s, 1h, 6h30m or an integer of nanoseconds, got '5 parsecs'",
         ),
         ("-5s", "must be >= 0"),
         (-1, "must be >= 0"),
@@ -315,6 +315,8 @@ def test_parse_duration(text: str | int, ns: int) -> None:
         (None, "got null"),
         ("s", "expected a duration"),
         ("1 d", "expected a duration"),
+        ("30m6h", "expected a duration"),  # a compound goes largest unit first
+        ("1.5h30m", "expected a duration"),  # and in whole numbers
     ],
 )
 def test_bad_durations(value: object, words: str) -> None:
@@ -368,3 +370,16 @@ def test_yaml_reads_durations_inside_lists_and_flow_mappings() -> None:
     cfg = parse(text)
     assert cfg.run.duration == 5_400_000_000_000
     assert cfg.fundamental_for("A").shocks[0].at == 1_500_000
+
+
+@pytest.mark.parametrize(
+    ("text", "ns"),
+    [
+        ("6h30m", 23_400 * 10**9),
+        ("1m30s", 90 * 10**9),
+        ("1h1ns", 3_600 * 10**9 + 1),
+        ("2s500ms", 2_500_000_000),
+    ],
+)
+def test_compound_durations(text: str, ns: int) -> None:
+    assert parse_duration(text) == ns

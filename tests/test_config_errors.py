@@ -129,7 +129,7 @@ CASES = [
         edit("  duration: 1h\n", "  duration: 5 parsecs\n"),
         2,
         "run.duration",
-        ["expected a duration such as 500us, 2s, 1h or an integer of nanoseconds, got '5 parsecs'"],
+        ["expected a duration such as 500us, 2s, 1h, 6h30m or an integer of nanoseconds, got '5 parsecs'"],
     ),
     (
         "zero-duration",

@@ -2,8 +2,8 @@
 
 A scalar numpy draw costs about a microsecond of call overhead; a trader that
 needs a few numbers per decision would spend more on that than on deciding.
-:func:`uniforms` draws uniform floats in blocks (16 first, doubling up to
-1024, so a trader that decides once a day draws 16 numbers, not 1024) and
+:func:`uniforms` draws uniform floats in blocks (4 first, doubling up to
+1024, so a trader that decides once a day draws 4 numbers, not 1024) and
 yields them one at a time: ``next(stream)`` costs tens of nanoseconds. Every
 other distribution the traders need (coin flips, integer sizes and offsets,
 exponential waits) is derived from these uniforms, so each trader's stream is
@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-_FIRST_BLOCK = 16
+_FIRST_BLOCK = 4
 _MAX_BLOCK = 1024
 
 

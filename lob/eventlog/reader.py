@@ -18,8 +18,8 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from lob.errors import LobError
+from lob.eventlog.rundir import CONFIG_FILE, MANIFEST_FILE, SCHEMA_VERSION, SUMMARY_FILE
 from lob.eventlog.schema import AGENTS, BOOK, EVENTS, INSTRUMENTS, TRADES, TableSchema
-from lob.eventlog.writer import CONFIG_FILE, MANIFEST_FILE, SCHEMA_VERSION, SUMMARY_FILE
 from lob.market.instrument import Instrument
 
 if TYPE_CHECKING:

@@ -24,7 +24,7 @@ class TableBuffer:
 
     __slots__ = ("_chunks", "_rows", "append", "chunk_rows", "dtype", "schema")
 
-    def __init__(self, schema: TableSchema, chunk_rows: int = 1 << 16) -> None:
+    def __init__(self, schema: TableSchema, chunk_rows: int = 1 << 12) -> None:
         self.schema = schema
         self.dtype = schema.dtype
         self.chunk_rows = chunk_rows

@@ -6,7 +6,11 @@ import numpy as np
 
 UNIFORM = "uniform"
 EXPONENTIAL = "exponential"
-_BLOCK = 1024  # draws are made in blocks: one numpy call per block, not per message
+# Draws are made in blocks, one numpy call per block rather than per message.
+# Blocks start small and double, so a trader that sends one order a day holds
+# a few ints, not a thousand (a run has two latency streams per trader).
+_FIRST_BLOCK = 2
+_MAX_BLOCK = 512
 
 
 class LatencyModel:
@@ -19,7 +23,7 @@ class LatencyModel:
     never shift a trader's decision draws.
     """
 
-    __slots__ = ("_block", "_i", "_rng", "base_ns", "distribution", "jitter_ns")
+    __slots__ = ("_block", "_i", "_next_size", "_rng", "base_ns", "distribution", "jitter_ns")
 
     def __init__(
         self,
@@ -42,6 +46,7 @@ class LatencyModel:
         self._rng = rng
         self._block: list[int] = []
         self._i = 0
+        self._next_size = _FIRST_BLOCK
 
     def draw(self) -> int:
         """One latency in ns. Runtime: O(1) amortised."""
@@ -57,8 +62,10 @@ class LatencyModel:
     def _refill(self) -> None:
         rng = self._rng
         assert rng is not None
+        n = self._next_size
         if self.distribution == UNIFORM:
-            self._block = rng.integers(0, self.jitter_ns + 1, _BLOCK).tolist()
+            self._block = rng.integers(0, self.jitter_ns + 1, n).tolist()
         else:
-            self._block = np.rint(rng.exponential(self.jitter_ns, _BLOCK)).astype(np.int64).tolist()
+            self._block = np.rint(rng.exponential(self.jitter_ns, n)).astype(np.int64).tolist()
         self._i = 0
+        self._next_size = min(2 * n, _MAX_BLOCK)

@@ -29,8 +29,10 @@ UNIT_NS: dict[str, int] = {
 #: The longest duration: the clock is an int64 count of ns.
 MAX_NS = 2**63 - 1
 
-_EXPECTED = "expected a duration such as 500us, 2s, 1h or an integer of nanoseconds"
+_EXPECTED = "expected a duration such as 500us, 2s, 1h, 6h30m or an integer of nanoseconds"
 _DURATION_RE = re.compile(r"^([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*(ns|us|µs|ms|s|m|h)$")
+# A compound duration: whole numbers of units, largest first, such as 6h30m or 1m30s.
+_COMPOUND_RE = re.compile(r"^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?(?:(\d+)us)?(?:(\d+)ns)?$")
 
 
 class DurationError(ValueError):
@@ -40,12 +42,13 @@ class DurationError(ValueError):
 def parse_duration(value: object) -> int:
     """Duration ``value`` in integer ns: an int (ns) or a string ``<number><unit>``.
 
-    Units: ns, us (or µs), ms, s, m (minutes), h. The result must be a whole
-    number of ns and >= 0. A string of digits alone is taken as ns.
+    Units: ns, us (or µs), ms, s, m (minutes), h; whole numbers of several
+    units may be combined, largest first (``6h30m``, ``1m30s``). The result
+    must be a whole number of ns and >= 0. A string of digits alone is taken as ns.
     Raises :class:`DurationError` otherwise. Runtime: O(len(value)).
 
-    >>> parse_duration("1.5s"), parse_duration("50us"), parse_duration(7)
-    (1500000000, 50000, 7)
+    >>> parse_duration("1.5s"), parse_duration("50us"), parse_duration(7), parse_duration("1m30s")
+    (1500000000, 50000, 7, 90000000000)
     """
     if isinstance(value, float):
         hint = f"; a bare number is nanoseconds and must be whole: add a unit, e.g. {value:g}s"
@@ -64,6 +67,9 @@ def _parse_text(text: str) -> int:
     stripped = text.strip()
     if re.fullmatch(r"[+-]?\d+", stripped):
         return int(stripped)
+    compound = _COMPOUND_RE.match(stripped)
+    if compound is not None and sum(part is not None for part in compound.groups()) > 1:
+        return sum(int(n) * size for n, size in zip(compound.groups(), UNIT_NS.values(), strict=True) if n)
     match = _DURATION_RE.match(stripped)
     if match is None:
         raise DurationError(f"{_EXPECTED}, got {_show(text)}")

@@ -23,6 +23,7 @@ from lob.market.feed import MarketDataFeed
 from lob.market.fundamental import FundamentalProcess
 from lob.market.instrument import Instrument
 from lob.market.latency import UNIFORM, LatencyModel
+from lob.market.snapshots import BookSnapshots
 from lob.market.venue import Venue
 from lob.seeding import spawn_rng
 
@@ -40,7 +41,7 @@ class LatencySpec:
         self.jitter_ns = jitter_ns
         self.distribution = distribution
 
-    def model(self, rng: np.random.Generator) -> LatencyModel:
+    def model(self, rng: np.random.Generator | None) -> LatencyModel:
         return LatencyModel(self.base_ns, self.jitter_ns, self.distribution, rng)
 
 
@@ -86,7 +87,7 @@ class World:
         self.return_latency = return_latency or self.latency
         self.traders: list[Trader] = []
         self._names: set[str] = set()
-        self._book_rows: np.ndarray | None = None
+        self._snapshots: BookSnapshots | None = None
         self._started = False
 
     # -- BUILDING ------------------------------------------------------------
@@ -120,10 +121,15 @@ class World:
             rng=spawn_rng(self.seed, f"trader:{name}"),
             group=group,
         )
-        entry = (latency or self.latency).model(spawn_rng(self.seed, f"latency:{name}"))
-        ret = (return_latency or latency or self.return_latency).model(
-            spawn_rng(self.seed, f"return-latency:{name}")
+        entry_spec = latency or self.latency
+        ret_spec = return_latency or latency or self.return_latency
+        # One stream serves both directions of the trader's link (a generator costs 1.6 KB;
+        # a run may have a million traders); none at all when neither direction has jitter.
+        link_rng = (
+            spawn_rng(self.seed, f"latency:{name}") if entry_spec.jitter_ns or ret_spec.jitter_ns else None
         )
+        entry = entry_spec.model(link_rng)
+        ret = ret_spec.model(link_rng)
         trader._attach(self.venue.connect(trader, entry, ret))
         self.agent_names.append(name)
         self._names.add(name)
@@ -141,34 +147,9 @@ class World:
 
     def snapshot_book(self, interval_ns: int, depth: int) -> None:
         """Records the top ``depth`` levels of every book at 0, interval, 2 interval, ... duration."""
-        if interval_ns <= 0 or depth <= 0:
-            raise ValueError("snapshot interval and depth must be > 0")
-        n_snap = self.duration_ns // interval_ns + 1
-        rows = np.zeros(n_snap * len(self.instruments) * depth, dtype=BOOK.dtype)
-        self._book_rows = rows
-        self.env.process(self._snapshots(rows, interval_ns, depth, n_snap))
-
-    def _snapshots(self, rows: np.ndarray, interval_ns: int, depth: int, n_snap: int) -> Any:
-        books = self.venue.books
-        levels = np.arange(depth, dtype=np.int16)
-        k = 0
-        for s in range(n_snap):
-            if s:
-                yield self.env.timeout(interval_ns)
-            now = self.env.now
-            for ii, book in enumerate(books):
-                block = rows[k : k + depth]
-                block["time_ns"] = now
-                block["instrument"] = ii
-                block["level"] = levels
-                bp, bq = book.depth(1, depth)
-                ap, aq = book.depth(-1, depth)
-                block["bid_ticks"][: len(bp)] = bp
-                block["bid_lots"][: len(bq)] = bq
-                block["ask_ticks"][: len(ap)] = ap
-                block["ask_lots"][: len(aq)] = aq
-                block["fundamental"] = self.fundamentals[ii].value(now)
-                k += depth
+        self._snapshots = BookSnapshots(
+            self.env, self.venue.books, self.fundamentals, interval_ns, depth, self.duration_ns
+        )
 
     def _log_shocks(self) -> None:
         log = self.recorder["events"].append
@@ -228,9 +209,16 @@ class World:
             self.env.run(until=t + 1 if t == self.duration_ns else t)
             progress(t)
 
+    @property
+    def simpy_events(self) -> int:
+        """SimPy events scheduled so far (timeouts, process steps, deliveries)."""
+        return int(next(self.env._eid)) - 1  # reads SimPy's event counter; the skipped id is never used
+
     def arrays(self) -> dict[str, np.ndarray]:
         """The run's tables as record arrays."""
         out = self.recorder.arrays()
         if "book" in self.recorder.enabled:
-            out["book"] = self._book_rows if self._book_rows is not None else np.zeros(0, dtype=BOOK.dtype)
+            out["book"] = (
+                self._snapshots.rows() if self._snapshots is not None else np.zeros(0, dtype=BOOK.dtype)
+            )
         return out
