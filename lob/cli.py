@@ -146,7 +146,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _where(exc: BaseException) -> str:
-    """``Type: message (file:line in function)`` of the innermost frame, e.g. a trader's bug."""
+    """``Type: message (file:line in function)`` at the frame that raised, e.g. in a trader's code.
+
+    SimPy re-raises a failed process's exception as a copy whose ``__cause__``
+    is the original; the original's traceback leads to the user's line.
+    """
+    while isinstance(exc.__cause__, type(exc)) and exc.__cause__.args == exc.args:
+        exc = exc.__cause__
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next

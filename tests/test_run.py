@@ -1,0 +1,190 @@
+"""Running scenarios: the shipped configs, determinism, the run directory, `lob run` and the Python API."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lob
+from lob.eventlog.schema import KIND_CODE
+from lob.scenario.loader import load_config, parse_config
+from lob.scenario.runner import run_config
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
+# Shortened where a full run would slow the suite; the flash crash runs whole (its crash is at 10-14 min).
+SHORTER = {"calm": "10m", "rmsc04_like": "1h"}
+
+SMALL = """
+run: {duration: 2m, seed: 7}
+instruments: [{symbol: XYZ, tick_size: 0.01, price: 100.0}]
+venue:
+  latency: {base: 50us, jitter: 100us, distribution: exponential}
+  fees: {maker_bps: -0.5, taker_bps: 1.0}
+fundamental: {XYZ: {mean_reversion: 0.01, volatility: 0.02}}
+traders:
+  - {type: market_maker, count: 2, params: {refresh_interval: 1s, levels: 3, size: 10}}
+  - {type: noise, count: 30, params: {mean_interval: 5s, market_prob: 0.3}}
+  - {type: value, count: 5, params: {mean_interval: 10s}}
+"""
+
+
+def lob_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "lob", *args], capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
+def test_every_shipped_config_runs_and_conserves_cash_and_inventory(config: Path) -> None:
+    overrides = [f"run.duration={SHORTER[config.stem]}"] if config.stem in SHORTER else []
+    result = run_config(load_config(config, overrides), write=False)
+    assert result.world is not None
+    venue = result.world.venue
+    assert venue.commands > 1000
+    for inst in result.world.instruments:
+        ii = inst.index
+        assert sum(a.position[ii] for a in venue.accounts) == 0
+        assert sum(a.cash[ii] for a in venue.accounts) + venue.fee_income[ii] == 0
+        assert result.summary["conservation"][inst.symbol] == {
+            "position_sum_lots": 0,
+            "cash_plus_fees_sum": 0,
+        }
+        assert result.summary["instruments"][inst.symbol]["fills"] > 100
+
+
+def test_the_flash_crash_config_crashes_and_recovers() -> None:
+    result = run_config(load_config(ROOT / "configs" / "flash_crash_spot.yaml"), write=False)
+    m = result.summary["instruments"]["XYZ"]
+    # the seller works 10:10-10:14 (600-840 s): the fall is there, deep, and mostly undone by the end
+    assert m["peak_drop_pct"] > 2.0
+    assert 600e9 <= m["trough_time_ns"] <= 900e9
+    assert m["recovered_share"] > 0.5
+    assert result.world is not None
+    makers = [t for t in result.world.traders if t.group == "market_maker"]
+    assert all(any(reason != "return" for _, reason in t.withdrawals) for t in makers)  # type: ignore[attr-defined]
+
+
+def test_same_seed_same_bytes_and_another_seed_differs(tmp_path: Path) -> None:
+    cfg = parse_config(SMALL, "small.yaml")
+    a = run_config(cfg, tmp_path / "a").path
+    b = run_config(cfg, tmp_path / "b").path
+    c = run_config(parse_config(SMALL, "small.yaml", ["run.seed=8"]), tmp_path / "c").path
+    assert a is not None and b is not None and c is not None
+    files = sorted(p.name for p in a.iterdir())
+    assert files == [
+        "book.parquet",
+        "config.yaml",
+        "events.parquet",
+        "manifest.json",
+        "summary.json",
+        "trades.parquet",
+    ]
+    for name in files:
+        if name != "manifest.json":
+            assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    ma, mb = (json.loads((p / "manifest.json").read_text()) for p in (a, b))
+    ma.pop("wall_s"), mb.pop("wall_s")  # the only field that may differ: how long it took
+    assert ma == mb
+    assert (a / "events.parquet").read_bytes() != (c / "events.parquet").read_bytes()
+    assert (a / "summary.json").read_bytes() != (c / "summary.json").read_bytes()
+
+
+def test_latency_is_respected_in_the_log(tmp_path: Path) -> None:
+    result = run_config(parse_config(SMALL, "small.yaml"), tmp_path / "run")
+    data = result.data()
+    ev = data.events
+    commands = ev[
+        ev["kind"].isin(["limit", "ioc", "fok", "post_only", "market", "cancel", "replace", "reduce"])
+    ]
+    # no command reaches the venue before its entry latency (50 us base) has passed
+    assert ((commands["time_ns"] - commands["sent_ns"]) >= 50_000).all()
+    # every fill happens at the instant a command of its taker order arrived, not before
+    fills = ev[ev["kind"] == "fill"]
+    arrivals = set(zip(commands["order_id"], commands["time_ns"], strict=True))
+    assert all(pair in arrivals for pair in zip(fills["order_id"], fills["time_ns"], strict=True))
+    assert len(fills) == len(data.trades) > 50
+
+
+def test_the_python_api_runs_a_config_and_gives_dataframes(tmp_path: Path) -> None:
+    config = tmp_path / "small.yaml"
+    config.write_text(SMALL)
+    result = lob.run(config, tmp_path / "out", seed=11)
+    assert result.summary["run"]["seed"] == 11
+    data = result.data()
+    assert data.manifest["seed"] == 11
+    trades = data.trades
+    assert len(trades) > 0
+    assert np.allclose(trades["price"], trades["price_ticks"] * 0.01)
+    assert str(data.events["kind"].dtype) == "category"
+    book = data.book
+    assert set(book["level"]) == set(range(10))
+    assert (book.loc[book["level"] == 0, "mid"].dropna() > 90).all()
+
+
+def test_a_custom_trader_by_import_path(tmp_path: Path) -> None:
+    text = SMALL + "  - {type: 'custom_traders:Dumper', name: dumper, params: {at: 60s, qty: 25}}\n"
+    result = run_config(parse_config(text, "custom.yaml"), write=False)
+    assert result.world is not None
+    dumper = result.world.traders[-1]
+    assert type(dumper).__name__ == "Dumper" and dumper.sold_at == 60 * 10**9  # type: ignore[attr-defined]
+    ev = result.world.arrays()["events"]
+    mine = ev[(ev["agent"] == len(result.world.traders) - 1) & (ev["kind"] == KIND_CODE["market"])]
+    assert len(mine) == 1 and mine["qty_lots"][0] == 25
+    assert result.world.venue.accounts[-1].position[0] < 0
+
+
+class TestCli:
+    def test_run_writes_the_directory_and_prints_a_summary(self, tmp_path: Path) -> None:
+        config = tmp_path / "small.yaml"
+        config.write_text(SMALL)
+        done = lob_cli("run", str(config), "--out", str(tmp_path / "out"), "--set", "run.duration=30s")
+        assert done.returncode == 0, done.stderr
+        assert "run small seed 7" in done.stdout and "XYZ:" in done.stdout
+        assert (tmp_path / "out" / "manifest.json").is_file()
+        again = lob_cli("run", str(config), "--out", str(tmp_path / "out"))
+        assert again.returncode == 1
+        assert "already exists; use --force" in again.stderr and "Traceback" not in again.stderr
+        forced = lob_cli(
+            "run", str(config), "--out", str(tmp_path / "out"), "--force", "--seed", "3", "--quiet"
+        )
+        assert forced.returncode == 0 and forced.stdout == ""
+        assert json.loads((tmp_path / "out" / "manifest.json").read_text())["seed"] == 3
+
+    def test_a_bad_config_exits_2_with_the_file_and_key(self, tmp_path: Path) -> None:
+        config = tmp_path / "bad.yaml"
+        config.write_text(SMALL.replace("count: 30", "count: -30"))
+        done = lob_cli("run", str(config), "--out", str(tmp_path / "out"))
+        assert done.returncode == 2
+        assert f"{config}:10: traders[1].count: Input should be greater than or equal to 1" in done.stderr
+        assert "Traceback" not in done.stderr
+        assert not (tmp_path / "out").exists()
+
+    def test_a_failing_trader_ends_the_run_without_a_traceback_or_output(self, tmp_path: Path) -> None:
+        config = tmp_path / "boom.yaml"
+        config.write_text(SMALL + "  - {type: 'tests.custom_traders:Exploder'}\n")
+        done = lob_cli("run", str(config), "--out", str(tmp_path / "out"))
+        assert done.returncode == 1
+        assert "ZeroDivisionError: the user's bug" in done.stderr and "custom_traders.py" in done.stderr
+        assert "Traceback" not in done.stderr
+        assert list(tmp_path.iterdir()) == [config]
+
+    def test_an_interrupted_run_leaves_nothing_that_looks_complete(self, tmp_path: Path) -> None:
+        config = tmp_path / "stop.yaml"
+        config.write_text(SMALL + "  - {type: 'tests.custom_traders:Interrupter'}\n")
+        done = lob_cli("run", str(config), "--out", str(tmp_path / "out"))
+        assert done.returncode == 130
+        assert "interrupted" in done.stderr and "Traceback" not in done.stderr
+        assert list(tmp_path.iterdir()) == [config]
+
+    def test_the_console_script_and_python_m_agree(self, tmp_path: Path) -> None:
+        exe = Path(sys.executable).with_name("lob")
+        if not exe.exists():
+            pytest.skip("the lob console script is not installed next to this python")
+        done = subprocess.run(
+            [str(exe), "validate", str(ROOT / "configs" / "calm.yaml")], capture_output=True, text=True
+        )
+        assert done.returncode == 0 and done.stdout.startswith("ok: ")
