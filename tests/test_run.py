@@ -66,6 +66,29 @@ def test_the_flash_crash_config_crashes_and_recovers() -> None:
     assert result.world is not None
     makers = [t for t in result.world.traders if t.group == "market_maker"]
     assert all(any(reason != "return" for _, reason in t.withdrawals) for t in makers)  # type: ignore[attr-defined]
+    # The figures the README quotes for seed 1 (the run is deterministic, so they must stay true).
+    assert (round(m["peak_drop_pct"], 1), m["low"], round(m["recovered_share"], 2)) == (2.9, 95.9, 0.86)
+    assert m["trough_time_ns"] == 697 * 10**9
+    book = result.world.arrays()["book"]
+    top10 = {t: book[book["time_ns"] == t * 10**9] for t in (540, 720, 900)}
+    assert [int(top10[t]["bid_lots"].sum()) for t in (540, 720, 900)] == [677, 0, 436]
+
+
+def test_a_scripted_shock_moves_the_fundamental_and_is_logged() -> None:
+    text = SMALL.replace(
+        "fundamental: {XYZ: {mean_reversion: 0.01, volatility: 0.02}}",
+        "fundamental: {XYZ: {shocks: [{at: 60500ms, jump: -0.05}]}}",
+    )
+    result = run_config(parse_config(text, "shock.yaml"), write=False)
+    assert result.world is not None
+    arrays = result.world.arrays()
+    ev = arrays["events"]
+    (shock,) = ev[ev["kind"] == KIND_CODE["shock"]]
+    assert (shock["time_ns"], shock["value"]) == (61 * 10**9, -0.05)  # the first 1 s grid time >= 60.5 s
+    book = arrays["book"]
+    level0 = book[book["level"] == 0]
+    fundamental = dict(zip(level0["time_ns"] // 10**9, level0["fundamental"], strict=True))
+    assert (fundamental[60], fundamental[61]) == (100.0, pytest.approx(95.0))
 
 
 def test_same_seed_same_bytes_and_another_seed_differs(tmp_path: Path) -> None:
