@@ -341,6 +341,8 @@ def write_run(
     check_writable(out_dir, force)
     ordered = {name: arrays[name] for name in TABLES if name in arrays}
     if consume:
+        # Largest first: its memory is free again while the others are written.
+        ordered = dict(sorted(ordered.items(), key=lambda item: -item[1].nbytes))
         assert isinstance(arrays, MutableMapping)
         arrays.clear()  # from here ``ordered`` holds the only references, dropped table by table
     tmp = out_dir.parent / f".{out_dir.name}.tmp-{secrets.token_hex(4)}"
