@@ -14,16 +14,14 @@ from collections.abc import Generator
 from typing import Any, ClassVar
 
 import simpy
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from lob.agents import Fill, Trader
+from lob.agents import Fill, Trader, TraderParams
 from lob.scenario.durations import Duration
 
 
-class DipBuyerParams(BaseModel):
+class DipBuyerParams(TraderParams):
     """What a config may set under ``params``; validated before the run starts."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     check_every: Duration = Field(default=1_000_000_000, gt=0, description="time between looks (ns)")
     dip_bps: float = Field(

@@ -66,7 +66,7 @@ def add_set_option(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a config value, e.g. --set run.seed=3 --set traders[0].params.spread=4",
+        help="override a config value, e.g. --set run.seed=3 --set traders[0].params.size=4",
     )
 
 

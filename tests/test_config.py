@@ -73,7 +73,7 @@ traders:
 outputs:
   snapshot_interval: 500ms
   depth: 20
-  tables: [events, trades, liquidations]
+  tables: [events, book]
 """
 
 
@@ -129,7 +129,7 @@ def test_full_config_reads_every_field() -> None:
     assert cfg.latency_for(plain) == cfg.venue.latency
     assert (plain.name, plain.instrument) == ("plaintrader", "XYZ")
     assert cfg.trader_count == 110
-    assert cfg.outputs.tables == ["events", "trades", "liquidations"]
+    assert cfg.outputs.tables == ["events", "book"]
 
 
 def test_trader_class_and_validated_params() -> None:
@@ -383,3 +383,40 @@ def test_yaml_reads_durations_inside_lists_and_flow_mappings() -> None:
 )
 def test_compound_durations(text: str, ns: int) -> None:
     assert parse_duration(text) == ns
+
+
+def test_trader_names_that_would_clash_are_a_config_error() -> None:
+    text = """
+run: {duration: 1m}
+instruments: [{symbol: XYZ, tick_size: 0.01, price: 100.0}]
+traders:
+  - {type: noise, count: 2}
+  - {type: noise, name: noise-1}
+"""
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "clash.yaml")
+    assert "clash.yaml:6: traders[1].name: trader name 'noise-1' of this group clashes" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("param", "value", "words"),
+    [
+        ("size_max", "true", "expected an integer, got true"),
+        ("size_max", '"7"', "expected an integer, got '7'"),
+        ("market_prob", ".inf", "finite number"),
+        ("market_prob", "yes", "got true"),
+    ],
+)
+def test_built_in_params_are_as_strict_as_the_config(param: str, value: str, words: str) -> None:
+    text = f"""
+run: {{duration: 1m}}
+instruments: [{{symbol: XYZ, tick_size: 0.01, price: 100.0}}]
+traders:
+  - type: noise
+    params:
+      {param}: {value}
+"""
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "strict.yaml")
+    assert f"strict.yaml:7: traders[0].params.{param}:" in str(info.value)
+    assert words in str(info.value)

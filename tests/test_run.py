@@ -211,3 +211,29 @@ class TestCli:
             [str(exe), "validate", str(ROOT / "configs" / "calm.yaml")], capture_output=True, text=True
         )
         assert done.returncode == 0 and done.stdout.startswith("ok: ")
+
+
+def test_the_venue_return_latency_applies_to_every_group_without_its_own() -> None:
+    text = SMALL.replace("  fees: {maker_bps", "  return_latency: {base: 5ms}\n  fees: {maker_bps") + (
+        "  - {type: 'custom_traders:Dumper', name: dumper, params: {at: 60s, qty: 5}}\n"
+        "  - {type: 'custom_traders:Dumper', name: linked, params: {at: 61s, qty: 5}, latency: {base: 1ms}}\n"
+    )
+    cfg = parse_config(text, "ret.yaml")
+    world = run_config(cfg, write=False).world
+    assert world is not None
+    by_name = {t.name: t._conn for t in world.traders}
+    # the venue's return latency for a group that sets none; a group's own latency both ways otherwise
+    assert by_name["dumper"] is not None and by_name["dumper"].ret.base_ns == 5_000_000
+    assert by_name["noise-0"] is not None and by_name["noise-0"].ret.base_ns == 5_000_000
+    assert by_name["linked"] is not None and by_name["linked"].ret.base_ns == 5_000_000
+
+
+def test_a_groups_latency_is_its_link_both_ways_when_the_venue_sets_no_return_latency() -> None:
+    text = (
+        SMALL
+        + "  - {type: 'custom_traders:Dumper', name: far, params: {at: 60s, qty: 5}, latency: {base: 3ms}}\n"
+    )
+    world = run_config(parse_config(text, "far.yaml"), write=False).world
+    assert world is not None
+    far = world.traders[-1]._conn
+    assert far is not None and (far.entry.base_ns, far.ret.base_ns) == (3_000_000, 3_000_000)

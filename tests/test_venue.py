@@ -96,6 +96,16 @@ class TestLatency:
         seen.append((heard_at, maker.position()))
         assert seen == [(heard_at, -5)]
 
+    def test_next_fill_is_one_event_for_every_waiter_and_fires_with_the_fill(self) -> None:
+        w = make_world()
+        maker = scripted(w, "maker", [(0, lambda t: t.submit_limit("sell", 5, 10_000))])
+        scripted(w, "taker", [(1 * MS, lambda t: t.submit_market("buy", 2))])
+        first = maker.next_fill()
+        assert maker.next_fill() is first  # an abandoned wait leaves nothing behind
+        w.run()
+        assert first.triggered and first.value.qty == 2 and first.value.maker
+        assert maker.next_fill() is not first
+
     def test_jitter_never_lets_a_later_message_overtake(self) -> None:
         w = make_world(latency=LatencySpec(10 * US, 500 * US, "exponential"))
         script = [(i * US, lambda t, i=i: t.submit_limit("buy", 1, 9_000 + i)) for i in range(300)]

@@ -6,7 +6,7 @@ Built-ins (also named in configs by their short names, see
 :class:`ExecutionAgent`. Their modules are the worked examples of the API.
 """
 
-from lob.agents.base import Fill, Order, Trader
+from lob.agents.base import Fill, Order, Trader, TraderParams
 from lob.agents.execution import ExecutionAgent
 from lob.agents.market_maker import MarketMaker
 from lob.agents.momentum import MomentumTrader
@@ -23,5 +23,6 @@ __all__ = [
     "Order",
     "Quote",
     "Trader",
+    "TraderParams",
     "ValueTrader",
 ]

@@ -33,10 +33,19 @@ from lob.market.instrument import Instrument
 from lob.market.venue import ACK, FILL, STP_CANCELLED, Connection, Venue
 
 
-class EmptyParams(BaseModel):
-    """Params of a trader that takes none: any key is an error."""
+class TraderParams(BaseModel):
+    """Base of a trader's ``Params``: what a config's ``params`` may set.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Unknown keys are errors, values are read-only, and types are strict, as in
+    the rest of the config: ``true`` or ``"7"`` is not a number, and no number
+    may be infinite or NaN.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+class EmptyParams(TraderParams):
+    """Params of a trader that takes none: any key is an error."""
 
 
 _SIDES: dict[object, int] = {"buy": 1, "sell": -1, 1: 1, -1: -1}
@@ -193,7 +202,7 @@ class Trader:
         self._fees = [0] * n
         #: Live orders (pending or open) by order id, as acknowledgements have told it.
         self.orders: dict[int, Order] = {}
-        self._fill_waiters: list[simpy.Event] = []
+        self._next_fill: simpy.Event | None = None  # shared by every waiter of the next fill
         self.sent = 0  # commands sent
 
     def _attach(self, conn: Connection) -> None:
@@ -237,8 +246,9 @@ class Trader:
 
     def next_fill(self) -> simpy.Event:
         """An event that fires with the next :class:`Fill` heard: ``fill = yield self.next_fill()``."""
-        ev = self.env.event()
-        self._fill_waiters.append(ev)
+        ev = self._next_fill
+        if ev is None:  # one event, however many times it is asked for: an abandoned wait costs nothing
+            ev = self._next_fill = self.env.event()
         return ev
 
     # -- ORDERS --------------------------------------------------------------
@@ -457,7 +467,7 @@ class Trader:
                     self.on_order_update(order)
         fill = Fill(oid, ii, price, qty, side, fee_paid, maker, time_ns)
         self.on_fill(fill)
-        if self._fill_waiters:
-            waiters, self._fill_waiters = self._fill_waiters, []
-            for ev in waiters:
-                ev.succeed(fill)
+        ev = self._next_fill
+        if ev is not None:
+            self._next_fill = None
+            ev.succeed(fill)

@@ -60,9 +60,9 @@ from collections.abc import Generator
 from typing import Any, Literal
 
 import simpy
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from lob.agents.base import Fill, Trader
+from lob.agents.base import Fill, Trader, TraderParams
 from lob.scenario.durations import Duration
 
 __all__ = ["ExecutionAgent"]
@@ -73,10 +73,8 @@ _SECOND = 1_000_000_000
 class ExecutionAgent(Trader):
     """Works a parent order by TWAP or POV; see the module docstring."""
 
-    class Params(BaseModel):
+    class Params(TraderParams):
         """Settings of an :class:`ExecutionAgent`; units in each description."""
-
-        model_config = ConfigDict(extra="forbid", frozen=True)
 
         side: Literal["buy", "sell"] = Field(default="sell", description="side of the parent order")
         quantity: int = Field(default=100, gt=0, description="size of the parent order (lots)")

@@ -92,10 +92,10 @@ from collections.abc import Generator
 from typing import Annotated, Any
 
 import simpy
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 from simpy.events import Timeout
 
-from lob.agents.base import Fill, Trader
+from lob.agents.base import Fill, Trader, TraderParams
 from lob.scenario.durations import Duration
 
 __all__ = ["MarketMaker"]
@@ -109,10 +109,8 @@ VOLATILITY, LOSS, RETURN = "volatility", "loss", "return"
 class MarketMaker(Trader):
     """Quotes around the mid, skews by inventory, withdraws when volatile; see the module docstring."""
 
-    class Params(BaseModel):
+    class Params(TraderParams):
         """Settings of a :class:`MarketMaker`; units in each description."""
-
-        model_config = ConfigDict(extra="forbid", frozen=True)
 
         refresh_interval: Duration = Field(
             default=10 * _SECOND, gt=0, description="time between re-quotes (ns)"

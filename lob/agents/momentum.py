@@ -52,10 +52,10 @@ from collections.abc import Generator
 from typing import Any, Literal
 
 import simpy
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from lob.agents._draws import uniforms
-from lob.agents.base import Trader
+from lob.agents.base import Trader, TraderParams
 from lob.scenario.durations import Duration
 
 __all__ = ["MomentumTrader"]
@@ -66,10 +66,8 @@ _SECOND = 1_000_000_000
 class MomentumTrader(Trader):
     """Buys when a short moving average of the mid is above a long one; see the module docstring."""
 
-    class Params(BaseModel):
+    class Params(TraderParams):
         """Settings of a :class:`MomentumTrader`; units in each description."""
-
-        model_config = ConfigDict(extra="forbid", frozen=True)
 
         interval: Duration = Field(default=30 * _SECOND, gt=0, description="time between wakes (ns)")
         jitter: Duration = Field(

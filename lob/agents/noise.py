@@ -65,11 +65,11 @@ from collections.abc import Generator
 from typing import Annotated, Any
 
 import simpy
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 from simpy.events import Timeout
 
 from lob.agents._draws import uniforms
-from lob.agents.base import Trader
+from lob.agents.base import Trader, TraderParams
 from lob.scenario.durations import Duration
 
 __all__ = ["NoiseTrader"]
@@ -80,10 +80,8 @@ _SECOND = 1_000_000_000
 class NoiseTrader(Trader):
     """Zero-intelligence orders at Poisson times; see the module docstring."""
 
-    class Params(BaseModel):
+    class Params(TraderParams):
         """Settings of a :class:`NoiseTrader`; units in each description."""
-
-        model_config = ConfigDict(extra="forbid", frozen=True)
 
         mean_interval: Duration = Field(
             default=60 * _SECOND, gt=0, description="mean wait between orders (ns)"

@@ -84,10 +84,10 @@ from collections.abc import Generator
 from typing import Any
 
 import simpy
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from lob.agents._draws import uniforms
-from lob.agents.base import Trader
+from lob.agents.base import Trader, TraderParams
 from lob.scenario.durations import Duration
 
 __all__ = ["ValueTrader"]
@@ -98,10 +98,8 @@ _SECOND = 1_000_000_000
 class ValueTrader(Trader):
     """Trades toward a Kalman-filtered noisy fundamental; see the module docstring."""
 
-    class Params(BaseModel):
+    class Params(TraderParams):
         """Settings of a :class:`ValueTrader`; units in each description."""
-
-        model_config = ConfigDict(extra="forbid", frozen=True)
 
         mean_interval: Duration = Field(
             default=175 * _SECOND, gt=0, description="mean wait between wakes (ns)"

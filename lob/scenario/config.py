@@ -49,7 +49,7 @@ from lob.scenario.durations import Duration, DurationError, format_duration, par
 
 TABLES = ("events", "trades", "book", "liquidations", "adl")
 SYMBOL_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
-Table = Literal["events", "trades", "book", "liquidations", "adl"]
+Table = Literal["events", "trades", "book"]  # liquidations and adl arrive with the risk layer
 DEFAULT_TABLES: tuple[Table, ...] = ("events", "trades", "book")
 
 
@@ -467,6 +467,7 @@ def _cross_field_problems(data: dict[str, Any]) -> list[InitErrorDetails]:
     traders = data.get("traders")
     if isinstance(traders, list):
         names: dict[str, int] = {}
+        traders_named: dict[str, int] = {}
         for i, group in enumerate(traders):
             if not isinstance(group, dict):
                 continue
@@ -487,9 +488,30 @@ def _cross_field_problems(data: dict[str, Any]) -> list[InitErrorDetails]:
                     "give each group its own 'name'"
                 )
                 problems.append(_error(("traders", i, "name"), "duplicate_name", message, name))
-            else:
-                names[name] = i
+                continue
+            names[name] = i
+            count = group.get("count", 1)
+            if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 1_000_000:
+                continue  # the field check reports it
+            for trader in trader_names(name, count):
+                if trader in traders_named and traders_named[trader] != i:
+                    message = (
+                        f"trader name {trader!r} of this group clashes with one of "
+                        f"traders[{traders_named[trader]}]; "
+                        "rename a group (traders are named NAME, or NAME-0 ... NAME-(count-1))"
+                    )
+                    problems.append(_error(("traders", i, "name"), "duplicate_name", message, name))
+                    break
+                traders_named[trader] = i
     return problems
+
+
+def trader_names(group_name: str, count: int) -> list[str]:
+    """The stable names of a group's traders: the group name alone, or ``name-0`` ... ``name-(count-1)``.
+
+    A trader's name keys its random streams, so it must not depend on the order of the groups.
+    """
+    return [group_name] if count == 1 else [f"{group_name}-{k}" for k in range(count)]
 
 
 def _declared_symbols(instruments: Any, problems: list[InitErrorDetails]) -> list[str] | None:

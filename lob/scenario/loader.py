@@ -90,7 +90,7 @@ def parse_config(text: str, source: str = "<string>", overrides: Sequence[str] =
     """Validate the YAML config ``text``; ``source`` names it in messages and gives the default run name.
 
     Each override is ``key.path=value``: dotted keys with list indices
-    (``traders[0].params.spread=4``; a key with dots in it is quoted,
+    (``traders[0].params.size=4``; a key with dots in it is quoted,
     ``fundamental['BRK.B'].volatility=0.2``); the value is read as YAML
     (``1ms``, ``[events, trades]``, ``{base: 1ms}``). Missing mappings on the
     way are created. Raises :class:`ConfigError` listing every problem, sorted
@@ -391,6 +391,8 @@ def _message(err: ErrorDetails, data: dict[Any, Any]) -> str:
         return f"expected at most {n} item{'s' if n != 1 else ''}, got {ctx.get('actual_length')}"
     msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     # Pydantic's own messages do not name the value given; ours (custom error types) do, or need not.
+    if isinstance(value, dict) and value:  # a check across a whole section: its message says what is wrong
+        return msg
     return f"{msg} (got {_show(value)})" if kind in _PYDANTIC_TYPES and "got " not in msg else msg
 
 

@@ -23,7 +23,7 @@ from lob.eventlog.rundir import check_writable
 from lob.eventlog.summary import market_summary
 from lob.market.fundamental import FundamentalProcess, Shock
 from lob.market.instrument import Instrument
-from lob.scenario.config import LatencyConfig, ScenarioConfig
+from lob.scenario.config import LatencyConfig, ScenarioConfig, trader_names
 from lob.scenario.loader import dump_config, load_config
 from lob.scenario.world import LatencySpec, World
 from lob.seeding import spawn_rng
@@ -34,11 +34,6 @@ if TYPE_CHECKING:
 
 def _latency(cfg: LatencyConfig) -> LatencySpec:
     return LatencySpec(cfg.base, cfg.jitter, cfg.distribution)
-
-
-def trader_names(group_name: str, count: int) -> list[str]:
-    """The stable names of a group's traders: the group name alone, or ``name-0`` ... ``name-(count-1)``."""
-    return [group_name] if count == 1 else [f"{group_name}-{k}" for k in range(count)]
 
 
 def build_world(cfg: ScenarioConfig) -> World:
@@ -82,7 +77,10 @@ def build_world(cfg: ScenarioConfig) -> World:
         assert group.name is not None and group.instrument is not None  # resolved by validation
         # A group's own latency is its link's: both ways, unless the venue sets a return latency.
         entry = _latency(cfg.latency_for(group))
-        back = entry if group.latency is not None and venue.return_latency is None else None
+        if group.latency is not None and venue.return_latency is None:
+            back = entry
+        else:
+            back = _latency(venue.effective_return_latency)
         for name in trader_names(group.name, group.count):
             world.add_trader(
                 group.trader_class,
