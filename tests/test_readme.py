@@ -30,6 +30,16 @@ def test_readme_example_runs(block: str, tmp_path: Path, monkeypatch: pytest.Mon
     exec(compile(block, str(README), "exec"), {"__name__": "readme"})
 
 
+YAML_CONFIGS = [b for b in re.findall(r"```yaml\n(.*?)```", TEXT, flags=re.DOTALL) if b.startswith("run:")]
+
+
+@pytest.mark.parametrize("block", YAML_CONFIGS, ids=[f"yaml{i}" for i in range(len(YAML_CONFIGS))])
+def test_readme_config_examples_validate(block: str) -> None:
+    from lob.scenario.loader import parse_config
+
+    parse_config(block, "README.md")
+
+
 @pytest.mark.parametrize("table", sorted(TABLES))
 def test_readme_names_every_column(table: str) -> None:
     for column in TABLES[table].names:
