@@ -237,3 +237,24 @@ def test_a_groups_latency_is_its_link_both_ways_when_the_venue_sets_no_return_la
     assert world is not None
     far = world.traders[-1]._conn
     assert far is not None and (far.entry.base_ns, far.ret.base_ns) == (3_000_000, 3_000_000)
+
+
+def test_the_progress_bar_counts_simulated_seconds_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import time
+
+    from lob.scenario.terminal import progress_bar
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stderr", screen)
+    with progress_bar(120 * 10**9) as progress:
+        assert progress is not None
+        time.sleep(0.15)  # the bar redraws at most every 0.1 s
+        progress(60 * 10**9)
+    assert "60.0/120.0" in screen.getvalue() and "sim s" in screen.getvalue()
+    with progress_bar(10**9, disable=True) as off:
+        assert off is None
