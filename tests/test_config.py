@@ -94,7 +94,7 @@ def test_minimal_config_gets_every_default() -> None:
     assert (cfg.venue.feed_latency, cfg.venue.feed_depth) == (200_000, 0)
     assert cfg.venue.fees == FeesConfig(maker_bps=0.0, taker_bps=0.0)
     assert cfg.outputs.snapshot_interval == 1_000_000_000
-    assert (cfg.outputs.depth, cfg.outputs.tables) == (10, ["events", "trades", "book"])
+    assert (cfg.outputs.depth, cfg.outputs.tables) == (10, ["events", "trades", "book", "liquidations"])
     group = cfg.traders[0]
     assert (group.name, group.count, group.instrument, group.latency) == ("spreadtrader", 1, "XYZ", None)
 
@@ -195,7 +195,7 @@ def test_dump_round_trips_to_an_equal_config(text: str) -> None:
 def test_dump_is_resolved_and_readable() -> None:
     dumped = dump_config(parse(FULL))
     data = yaml.safe_load(dumped)
-    assert list(data) == ["run", "instruments", "venue", "fundamental", "traders", "outputs"]
+    assert list(data) == ["run", "instruments", "venue", "fundamental", "traders", "open_interest", "outputs"]
     assert data["run"] == {"name": "crash", "duration": "2h", "seed": 7, "start": "2026-01-05T09:30:00"}
     assert data["venue"]["latency"] == {"base": "50us", "jitter": "20us", "distribution": "exponential"}
     assert data["venue"]["return_latency"] == {"base": "80us", "jitter": "0s", "distribution": "uniform"}

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import lob
-from lob.eventlog.schema import KIND_CODE
+from lob.eventlog.schema import KIND_CODE, TABLES
 from lob.scenario.loader import load_config, parse_config
 from lob.scenario.runner import run_config
 
@@ -43,16 +43,21 @@ def test_every_shipped_config_runs_and_conserves_cash_and_inventory(config: Path
     overrides = [f"run.duration={SHORTER[config.stem]}"] if config.stem in SHORTER else []
     result = run_config(load_config(config, overrides), write=False)
     assert result.world is not None
-    venue = result.world.venue
+    world = result.world
+    venue = world.venue
     assert venue.commands > 1000
-    for inst in result.world.instruments:
-        ii = inst.index
-        assert sum(a.position[ii] for a in venue.accounts) == 0
-        assert sum(a.cash[ii] for a in venue.accounts) + venue.fee_income[ii] == 0
-        assert result.summary["conservation"][inst.symbol] == {
-            "position_sum_lots": 0,
-            "cash_plus_fees_sum": 0,
-        }
+    # Exact, in integers: positions net to zero; all collateral (the insurance fund's, bankrupt
+    # accounts' negative balances included) + trading cash + fees = what was deposited.
+    deposited = sum(world.deposits_by_owner.values())
+    held = sum(a.collateral for a in venue.accounts) + sum(
+        (sum(a.cash[i.index] for a in venue.accounts) + venue.fee_income[i.index]) * i.money_unit
+        for i in world.instruments
+    )
+    assert held == deposited == world.deposits
+    assert result.summary["conservation"]["money"]["difference"] == 0
+    for inst in world.instruments:
+        assert sum(a.position[inst.index] for a in venue.accounts) == 0
+        assert result.summary["conservation"]["position_sum_lots"][inst.symbol] == 0
         assert result.summary["instruments"][inst.symbol]["fills"] > 100
 
 
@@ -98,14 +103,9 @@ def test_same_seed_same_bytes_and_another_seed_differs(tmp_path: Path) -> None:
     c = run_config(parse_config(SMALL, "small.yaml", ["run.seed=8"]), tmp_path / "c").path
     assert a is not None and b is not None and c is not None
     files = sorted(p.name for p in a.iterdir())
-    assert files == [
-        "book.parquet",
-        "config.yaml",
-        "events.parquet",
-        "manifest.json",
-        "summary.json",
-        "trades.parquet",
-    ]
+    assert files == sorted(
+        ["config.yaml", "manifest.json", "summary.json", *(f"{t}.parquet" for t in TABLES)]
+    )
     for name in files:
         if name != "manifest.json":
             assert (a / name).read_bytes() == (b / name).read_bytes(), name

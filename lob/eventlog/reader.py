@@ -19,8 +19,8 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from lob.errors import LobError
 from lob.eventlog.rundir import CONFIG_FILE, MANIFEST_FILE, SCHEMA_VERSION, SUMMARY_FILE
-from lob.eventlog.schema import AGENTS, BOOK, EVENTS, INSTRUMENTS, TRADES, TableSchema
-from lob.market.instrument import Instrument
+from lob.eventlog.schema import AGENTS, BOOK, EVENTS, INSTRUMENTS, LIQUIDATIONS, TRADES, TableSchema
+from lob.market.instrument import MONEY_PER_QUOTE, Instrument
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -79,6 +79,11 @@ class RunData:
     def book(self) -> pd.DataFrame:
         """Top-N book snapshots."""
         return self._table(BOOK, _add_book_floats)
+
+    @cached_property
+    def liquidations(self) -> pd.DataFrame:
+        """One row per forced order, with its slippage and what it cost the insurance fund."""
+        return self._table(LIQUIDATIONS, _add_liquidation_floats)
 
     def verify(self) -> None:
         """Check every file against the manifest's size and sha256.
@@ -233,3 +238,15 @@ def _add_book_floats(df: pd.DataFrame, instruments: list[Instrument]) -> None:
     df["ask_price"] = np.where(ask > 0, _scale(ask, codes, ticks), np.nan)
     df["ask_qty"] = np.where(ask > 0, _scale(df["ask_lots"].to_numpy(), codes, lots), np.nan)
     df["mid"] = np.where((bid > 0) & (ask > 0), _scale(bid + ask, codes, ticks) / 2, np.nan)
+
+
+def _add_liquidation_floats(df: pd.DataFrame, instruments: list[Instrument]) -> None:
+    """Prices in quote currency (from the ``*_ticks`` columns), sizes in base units, money in quote."""
+    codes = _instrument_codes(df)
+    ticks, lots = [i.tick_size for i in instruments], [i.lot_size for i in instruments]
+    for column in ("trigger_mark", "liquidation_price", "bankruptcy_price", "arrival_mid", "vwap"):
+        df[column] = df[f"{column}_ticks"].to_numpy() * np.append(np.asarray(ticks), np.nan)[codes]
+    for column in ("qty", "filled", "takeover"):
+        df[column] = _scale(df[f"{column}_lots"].to_numpy(), codes, lots)
+    for column in ("shortfall", "fee", "bad_debt", "fund_balance"):
+        df[f"{column}_quote"] = df[column].to_numpy() / MONEY_PER_QUOTE

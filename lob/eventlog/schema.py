@@ -6,7 +6,9 @@ buffers rows in these numpy layouts; the writer turns them into Parquet with
 the same column names, categorical columns as dictionary-encoded strings.
 
 Units are in the names: ``*_ns`` int64 nanoseconds from the run start;
-``*_ticks`` int64 ticks; ``*_lots`` int64 lots; ``*_fee`` int64 notional
+``*_ticks`` ticks (int64, or float64 for computed prices); ``*_lots`` int64
+lots; money columns of the liquidations table are int64 money units
+(:data:`lob.market.instrument.MONEY_PER_QUOTE` per quote unit); ``*_fee`` int64 notional
 units (``price_ticks * qty_lots``; one unit is ``tick_size * lot_size`` quote
 currency); ``side`` int8, +1 buy / -1 sell. A categorical code of -1 is null.
 """
@@ -26,13 +28,21 @@ EVENT_KINDS: tuple[str, ...] = (
     "fill",  # one row per fill, from the taker's side
     "stp_cancel",  # a resting order cancelled by self-trade prevention
     "shock",  # a scripted jump of the fundamental
+    "mark",  # a mark-price update: ``value`` is the mark in ticks, ``cause`` what moved it
+    "index",  # an index-price update as the venue received it: ``value`` in ticks
+    "liquidation",  # a margin breach found: ``order_id`` is the liquidation id, ``value`` the trigger mark
+    "takeover",  # a position moved off-book: to the insurance fund or backstop vault (``counterparty``)
 )
 KIND_CODE: dict[str, int] = {name: i for i, name in enumerate(EVENT_KINDS)}
 
 #: Labels of ``events.status``: the core's statuses.
 STATUSES: tuple[str, ...] = tuple(s.name.lower() for s in sorted(Status))
-#: Labels of ``events.reason``: the core's reasons.
-REASONS: tuple[str, ...] = tuple(r.name.lower() for r in sorted(Reason))
+#: Labels of ``events.reason``: the core's reasons, then the venue's own.
+REASONS: tuple[str, ...] = (
+    *(r.name.lower() for r in sorted(Reason)),
+    "insufficient_margin",  # a margined account's order would need more margin than it has
+)
+REASON_CODE: dict[str, int] = {name: i for i, name in enumerate(REASONS)}
 
 # Sources of categorical labels: a fixed vocabulary above, or a list the run provides.
 AGENTS = "agents"
@@ -84,7 +94,12 @@ EVENTS = TableSchema(
         Column("sent_ns", "i8", doc="when the agent sent the command; time_ns - sent_ns is its latency"),
         Column("other_order_id", "i8", doc="fill: the maker's order; stp_cancel: the taker's"),
         Column("counterparty", "i4", AGENTS, "fill: the maker's owner"),
-        Column("value", "f8", doc="shock: the jump as a fraction; otherwise 0"),
+        Column("value", "f8", doc="shock: the jump (fraction); mark, index, liquidation: a price in ticks"),
+        Column(
+            "cause",
+            "i8",
+            doc="id of the liquidation whose forced order (or price move) led to this row; 0 none",
+        ),
     ),
     "every command arrival, fill, self-trade cancel and scripted shock, in sequence order",
 )
@@ -104,6 +119,7 @@ TRADES = TableSchema(
         Column("maker", "i4", AGENTS),
         Column("taker_fee", "i8", doc="notional units the taker paid (negative: received)"),
         Column("maker_fee", "i8", doc="notional units the maker paid (negative: a rebate)"),
+        Column("cause", "i8", doc="id of the liquidation whose forced order took here; 0 none"),
     ),
     "one row per fill",
 )
@@ -123,4 +139,45 @@ BOOK = TableSchema(
     "top-N book snapshots at the configured interval",
 )
 
-TABLES: dict[str, TableSchema] = {t.name: t for t in (EVENTS, TRADES, BOOK)}
+#: Labels of ``liquidations.mode``.
+LIQUIDATION_MODES: tuple[str, ...] = ("market", "partial", "backstop")
+
+LIQUIDATIONS = TableSchema(
+    "liquidations",
+    (
+        Column("liquidation_id", "i8", doc="1, 2, ... in the order breaches were found"),
+        Column("time_ns", "i8", doc="when the engine found the breach"),
+        Column("exec_ns", "i8", doc="when the forced order reached the book (or the takeover happened)"),
+        Column("agent", "i4", AGENTS, "the liquidated account"),
+        Column("instrument", "i2", INSTRUMENTS),
+        Column("side", "i1", doc="side of the forced order: -1 sells a long"),
+        Column("qty_lots", "i8", doc="lots the forced order tried to close"),
+        Column("filled_lots", "i8", doc="lots it closed in the book"),
+        Column("takeover_lots", "i8", doc="lots moved off-book at the bankruptcy price (fund or vault)"),
+        Column("trigger_mark_ticks", "f8", doc="the mark that triggered it"),
+        Column("liquidation_price_ticks", "f8", doc="the account's liquidation price at the breach"),
+        Column("bankruptcy_price_ticks", "f8", doc="where its equity would be zero"),
+        Column(
+            "arrival_mid_ticks", "f8", doc="the book's mid when the forced order arrived (NaN: a side empty)"
+        ),
+        Column("vwap_ticks", "f8", doc="volume-weighted price of its fills (NaN: none)"),
+        Column("slippage_mid_bps", "f8", doc="cost against the arrival mid, bps; positive is worse"),
+        Column("slippage_mark_bps", "f8", doc="cost against the trigger mark, bps; positive is worse"),
+        Column("shortfall", "i8", doc="money units the insurance fund gained (+) or paid (-) on it"),
+        Column("fee", "i8", doc="liquidation fee paid to the insurance fund, money units"),
+        Column("bad_debt", "i8", doc="loss nobody could cover, money units"),
+        Column("fund_balance", "i8", doc="insurance fund balance after it, money units"),
+        Column("levels", "i4", doc="price levels the forced order took from"),
+        Column("fills", "i4", doc="fills of the forced order"),
+        Column("latency_ns", "i8", doc="exec_ns - time_ns"),
+        Column("mode", "i1", LIQUIDATION_MODES),
+        Column(
+            "generation", "i2", doc="0: triggered by a move no liquidation caused; k+1: by a move a k caused"
+        ),
+        Column("parent_id", "i8", doc="the liquidation whose price move triggered this one; 0 none"),
+        Column("trigger_seq", "i8", doc="events.seq of the mark update that triggered it"),
+    ),
+    "one row per forced order, with its slippage and what it cost the insurance fund",
+)
+
+TABLES: dict[str, TableSchema] = {t.name: t for t in (EVENTS, TRADES, BOOK, LIQUIDATIONS)}

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
+
+#: Money (collateral, insurance fund, bad debt, funding) is kept in integer
+#: units of 1e-8 quote currency, so that each instrument's notional unit
+#: (``tick_size * lot_size``) is a whole number of them and every transfer is exact.
+MONEY_PER_QUOTE = 10**8
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +26,18 @@ class Instrument:
     tick_size: float
     lot_size: float
     index: int = 0  # position among the run's instruments; the venue's book key
+    perpetual: bool = False  # a perpetual future: margined, with mark and index prices
+    #: Money units per notional unit (``tick_size * lot_size * MONEY_PER_QUOTE``), exact.
+    money_unit: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        exact = Decimal(repr(self.tick_size)) * Decimal(repr(self.lot_size)) * MONEY_PER_QUOTE
+        if exact != exact.to_integral_value() or exact <= 0:
+            raise ValueError(
+                f"{self.symbol}: tick_size x lot_size = {exact / MONEY_PER_QUOTE} must be a positive "
+                "multiple of 1e-8 (the money unit)"
+            )
+        object.__setattr__(self, "money_unit", int(exact))
 
     @property
     def notional_unit(self) -> float:

@@ -12,8 +12,9 @@ later message overtake an earlier one.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
 
 import simpy
 from simpy.events import Timeout
@@ -22,7 +23,7 @@ from lob.core.book import OrderBook
 from lob.core.codes import NO_ASK, Kind, Reason, Status
 from lob.errors import OrderError
 from lob.eventlog.recorder import Recorder
-from lob.eventlog.schema import KIND_CODE
+from lob.eventlog.schema import KIND_CODE, REASON_CODE
 from lob.market.account import SpotAccount, fee
 from lob.market.feed import MarketDataFeed, Quote
 from lob.market.instrument import Instrument
@@ -45,30 +46,76 @@ _MARKET = int(Kind.MARKET)
 _REJECTED = int(Status.REJECTED)
 _UNKNOWN = int(Reason.UNKNOWN_ORDER_ID)
 _FILL = KIND_CODE["fill"]
+_TAKEOVER = KIND_CODE["takeover"]
+_IOC = int(Kind.IOC)
+_NO_MARGIN = REASON_CODE["insufficient_margin"]
 _STP_CANCEL = KIND_CODE["stp_cancel"]
 
 
 class Connection:
     """A trader's session with the venue: its latencies and what is in flight."""
 
-    __slots__ = ("entry", "index", "last_arrival", "last_return", "outbox", "outbox_time", "ret", "trader")
+    __slots__ = (
+        "entry",
+        "index",
+        "last_arrival",
+        "last_return",
+        "listens",
+        "live",
+        "outbox",
+        "outbox_time",
+        "ret",
+        "trader",
+    )
 
-    def __init__(self, trader: Trader, index: int, entry: LatencyModel, ret: LatencyModel) -> None:
+    def __init__(
+        self, trader: Trader | None, index: int, entry: LatencyModel, ret: LatencyModel, listens: bool = True
+    ) -> None:
         self.trader = trader
         self.index = index  # the owner id the books see
         self.entry = entry
         self.ret = ret
+        self.listens = listens  # False for passive accounts: nobody to tell, so no reply events
+        #: Live order ids of a margined account (the liquidation engine cancels them); None otherwise.
+        self.live: set[int] | None = None
         self.outbox: list[Message] | None = None  # the batch being sent at ``outbox_time``
         self.outbox_time = -1
         self.last_arrival = 0
         self.last_return = 0
 
 
+class RiskHooks(Protocol):
+    """What the venue asks of the risk layer (``lob.risk``), when one is attached."""
+
+    def allows(self, owner: int, ii: int, side: int, qty: int, price: int) -> bool:
+        """Whether a margined account has the margin for an order (price 0: at the mark)."""
+        ...
+
+    def positions_changed(self, changed: list[tuple[int, int]]) -> None:
+        """``(owner, instrument)`` pairs whose position changed, after a command's fills are booked."""
+        ...
+
+
+class ForcedResult(NamedTuple):
+    """What a forced order did, as the venue executed it."""
+
+    order_id: int
+    status: int
+    filled: int  # lots
+    notional: int  # notional units of the fills
+    levels: int  # price levels it took from
+    fills: int
+    arrival_mid: float  # ticks; NaN if a side was empty
+
+
 class Venue:
     """One book per instrument, order entry, accounts, event log and market data.
 
     Fees are in millionths of notional (``maker_ppm`` may be negative: a
-    rebate); :func:`lob.market.account.fee` rounds them.
+    rebate); :func:`lob.market.account.fee` rounds them. With a risk layer
+    attached (``venue.risk``), margined accounts' orders are checked for
+    margin on arrival, their live orders are tracked, and each change of
+    their positions is reported, so that liquidation prices stay current.
     """
 
     def __init__(
@@ -99,15 +146,49 @@ class Venue:
         self._log_trade = recorder["trades"].append if "trades" in recorder.enabled else _discard
         self._pending: dict[Connection, list[tuple[Any, ...]]] = {}
         self._trades: list[list[tuple[int, int, int]]] = [[] for _ in self.instruments]
+        self.risk: RiskHooks | None = None
+        self.margined: list[bool] = []  # per owner id
+        #: Generation of each liquidation id, and per instrument the (generation, id) of the deepest
+        #: liquidation whose forced order traded since the mark was last read (see take_mark_cause).
+        self.cause_generation: dict[int, int] = {}
+        self._mark_cause: list[tuple[int, int]] = [(-1, 0) for _ in self.instruments]
+        self._changed: list[tuple[int, int]] = []
+        self._forced_fills: list[tuple[int, int]] = []  # (price, lots) of the forced order being executed
 
     # -- CONNECTIONS ---------------------------------------------------------
 
-    def connect(self, trader: Trader, entry: LatencyModel, ret: LatencyModel) -> Connection:
-        """Opens a session for ``trader``; its index is the owner id in the books and the log."""
-        conn = Connection(trader, len(self.connections), entry, ret)
+    def connect(
+        self,
+        trader: Trader | None,
+        entry: LatencyModel,
+        ret: LatencyModel,
+        *,
+        margined: bool = False,
+        listens: bool = True,
+    ) -> Connection:
+        """Opens a session for ``trader``; its index is the owner id in the books and the log.
+
+        ``margined`` accounts are watched by the risk layer; a passive account
+        (``trader`` None, ``listens`` False) holds a position but sends nothing
+        and is told nothing.
+        """
+        conn = Connection(trader, len(self.connections), entry, ret, listens and trader is not None)
+        if margined:
+            conn.live = set()
         self.connections.append(conn)
         self.accounts.append(SpotAccount(len(self.instruments)))
+        self.margined.append(margined)
         return conn
+
+    def take_mark_cause(self, ii: int) -> tuple[int, int]:
+        """``(generation, liquidation id)`` of the deepest forced order that traded since the last call.
+
+        ``(-1, 0)`` if none did. The mark-price process calls it at each
+        update: a mark move inherits the cause of the trades that moved it.
+        """
+        cause = self._mark_cause[ii]
+        self._mark_cause[ii] = (-1, 0)
+        return cause
 
     def new_order_id(self) -> int:
         """A venue-wide unique order id (assigned when the trader sends, so it can cancel at once)."""
@@ -149,7 +230,8 @@ class Venue:
         for ii in touched:
             self._publish(ii, now)
 
-    def _execute(self, conn: Connection, msg: Message, now: int) -> None:
+    def _execute(self, conn: Connection, msg: Message, now: int, cause: int = 0) -> int:
+        """Runs one command on its book; returns its status. Logs it, books fills, queues replies."""
         kind, oid, side, price, qty, stp, sent, ii = msg
         book = self.books[ii]
         owner = conn.index
@@ -158,14 +240,25 @@ class Venue:
             # cancel / reduce / replace: only the owner's live orders
             if oid not in book or book.order_owner(oid) != owner:
                 self._log_command(
-                    now, kind, conn, ii, oid, side, price, qty, 0, _REJECTED, _UNKNOWN, stp, sent
+                    now, kind, conn, ii, oid, side, price, qty, 0, _REJECTED, _UNKNOWN, stp, sent, cause
                 )
                 self._queue(conn, (ACK, oid, kind, _REJECTED, _UNKNOWN, 0, 0, price))
-                return
+                return _REJECTED
             side = book.order_side(oid)
             if kind == _CANCEL:
                 qty = book.order_qty(oid)
                 price = book.order_price(oid)
+        elif (
+            conn.live is not None
+            and not cause
+            and self.risk is not None
+            and not self.risk.allows(owner, ii, side, qty, price if kind != _MARKET else 0)
+        ):
+            self._log_command(
+                now, kind, conn, ii, oid, side, price, qty, 0, _REJECTED, _NO_MARGIN, stp, sent, cause
+            )
+            self._queue(conn, (ACK, oid, kind, _REJECTED, _NO_MARGIN, 0, 0, price))
+            return _REJECTED
         try:
             status = book.submit(kind, oid, owner, side, price, qty, stp)
         except OrderError as err:
@@ -179,13 +272,112 @@ class Venue:
             )
         else:
             reason, filled, resting = book.last_reason, book.last_filled, book.last_resting
-        self._log_command(now, kind, conn, ii, oid, side, price, qty, resting, status, reason, stp, sent)
-        self._queue(conn, (ACK, oid, kind, status, reason, filled, resting, price))
+        self._log_command(
+            now, kind, conn, ii, oid, side, price, qty, resting, status, reason, stp, sent, cause
+        )
+        if not cause:
+            self._queue(conn, (ACK, oid, kind, status, reason, filled, resting, price))
+        live = conn.live
+        if live is not None:
+            if resting:
+                live.add(oid)
+            else:
+                live.discard(oid)
         if book.fill_count:
-            self._book_fills(book.take_fill_tuples(), ii, now, sent)
+            self._book_fills(book.take_fill_tuples(), ii, now, sent, cause)
         if stp:
             for rec in book.take_stp_cancels().tolist():
                 self._stp_cancelled(rec, ii, now)
+        if self._changed:
+            changed, self._changed = self._changed, []
+            assert self.risk is not None
+            self.risk.positions_changed(changed)
+        return status
+
+    # -- THE RISK LAYER'S ORDERS ---------------------------------------------
+
+    def execute_forced(
+        self, owner: int, ii: int, side: int, qty: int, limit: int, cause: int
+    ) -> ForcedResult:
+        """Runs a forced (liquidation) IOC now, for ``owner``, limited at ``limit`` ticks (0: market).
+
+        The liquidation engine sits in the venue and has waited its own check
+        latency already, so the order meets the book at once. It is logged and
+        its fills booked like any order's, carrying ``cause`` (the liquidation
+        id); the owner hears of the fills, not of the order. Returns the
+        execution figures the liquidations table needs.
+        """
+        now: int = self.env._now  # type: ignore[assignment]
+        book = self.books[ii]
+        bid, ask = book.best_bid(), book.best_ask()
+        arrival_mid = (bid + ask) / 2 if bid and ask != NO_ASK else math.nan
+        conn = self.connections[owner]
+        oid = self.new_order_id()
+        kind = _IOC if limit else _MARKET
+        fills_before = len(self._forced_fills)
+        status = self._execute(conn, (kind, oid, side, limit, qty, 0, now, ii), now, cause)
+        fills = self._forced_fills[fills_before:]
+        del self._forced_fills[fills_before:]
+        self._reply(now)
+        self._publish(ii, now)
+        filled = sum(q for _, q in fills)
+        notional = sum(p * q for p, q in fills)
+        return ForcedResult(
+            oid, status, filled, notional, len({p for p, _ in fills}), len(fills), arrival_mid
+        )
+
+    def cancel_all_for(self, owner: int, cause: int) -> int:
+        """Cancels every live order of a margined account now (a liquidation starts with this)."""
+        conn = self.connections[owner]
+        if not conn.live:
+            return 0
+        now: int = self.env._now  # type: ignore[assignment]
+        n = 0
+        for oid in sorted(conn.live):
+            for ii, book in enumerate(self.books):
+                if oid in book:
+                    self._execute(conn, (_CANCEL, oid, 0, 0, 0, 0, now, ii), now, cause)
+                    self._queue(conn, (ACK, oid, _CANCEL, int(Status.CANCELLED), 0, 0, 0, 0))
+                    n += 1
+                    break
+        conn.live.clear()
+        self._reply(now)
+        for ii in range(len(self.books)):
+            self._publish(ii, now)
+        return n
+
+    def transfer_position(self, src: int, dst: int, ii: int, lots: int, price_ticks: int, cause: int) -> None:
+        """Moves ``lots`` (signed, as held by ``src``) of instrument ``ii`` from ``src`` to ``dst`` off-book.
+
+        At ``price_ticks``: ``dst`` pays ``src`` as if it had bought them there
+        (a takeover by the insurance fund or a backstop vault). Logged as a
+        ``takeover`` row; cash and positions stay exactly conserved.
+        """
+        now: int = self.env._now  # type: ignore[assignment]
+        a, b = self.accounts[src], self.accounts[dst]
+        flow = lots * price_ticks
+        a.position[ii] -= lots
+        a.cash[ii] += flow
+        b.position[ii] += lots
+        b.cash[ii] -= flow
+        self.seq += 1
+        self._log_events(
+            (self.seq, now, _TAKEOVER, src, ii, 0, 1 if lots > 0 else -1, price_ticks, abs(lots), 0,
+             -1, 0, 0, now, 0, dst, float(price_ticks), cause)
+        )  # fmt: skip
+        if self.risk is not None:
+            self.risk.positions_changed([(src, ii), (dst, ii)])
+
+    def log_row(self, kind: int, agent: int, ii: int, order_id: int, price_ticks: int, qty: int,
+                value: float, cause: int = 0, counterparty: int = -1) -> int:  # fmt: skip
+        """Appends an events row of the risk layer (mark, index, liquidation); returns its seq."""
+        now: int = self.env._now  # type: ignore[assignment]
+        self.seq += 1
+        self._log_events(
+            (self.seq, now, kind, agent, ii, order_id, 0, price_ticks, qty, 0, -1, 0, 0, now, 0,
+             counterparty, value, cause)
+        )  # fmt: skip
+        return self.seq
 
     def _log_command(
         self,
@@ -202,34 +394,20 @@ class Venue:
         reason: int,
         stp: int,
         sent: int,
+        cause: int = 0,
     ) -> None:
         self.seq += 1
         self._log_events(
-            (
-                self.seq,
-                now,
-                kind,
-                conn.index,
-                ii,
-                oid,
-                side,
-                price,
-                qty,
-                resting,
-                status,
-                reason,
-                stp,
-                sent,
-                0,
-                -1,
-                0.0,
-            )
-        )
+            (self.seq, now, kind, conn.index, ii, oid, side, price, qty, resting, status, reason, stp, sent,
+             0, -1, 0.0, cause)
+        )  # fmt: skip
 
-    def _book_fills(self, fills: Sequence[tuple[int, ...]], ii: int, now: int, sent: int) -> None:
+    def _book_fills(
+        self, fills: Sequence[tuple[int, ...]], ii: int, now: int, sent: int, cause: int = 0
+    ) -> None:
         """Moves cash and inventory for each fill, logs it, and tells both sides."""
         maker_ppm, taker_ppm = self.maker_ppm, self.taker_ppm
-        accounts, connections = self.accounts, self.connections
+        accounts, connections, margined = self.accounts, self.connections, self.margined
         trades = self._trades[ii]
         for _seq, tid, mid, towner, mowner, px, q, mleft, aside in fills:
             notional = px * q
@@ -249,27 +427,46 @@ class Venue:
             self.seq += 1
             seq = self.seq
             self._log_events(
-                (seq, now, _FILL, towner, ii, tid, aside, px, q, mleft, -1, 0, 0, sent, mid, mowner, 0.0)
-            )
-            self._log_trade((seq, now, ii, px, q, aside, tid, mid, towner, mowner, tfee, mfee))
+                (seq, now, _FILL, towner, ii, tid, aside, px, q, mleft, -1, 0, 0, sent, mid, mowner,
+                 0.0, cause)
+            )  # fmt: skip
+            self._log_trade((seq, now, ii, px, q, aside, tid, mid, towner, mowner, tfee, mfee, cause))
             self._queue(connections[towner], (FILL, tid, ii, px, q, aside, tfee, False, -1, now))
             self._queue(connections[mowner], (FILL, mid, ii, px, q, -aside, mfee, True, mleft, now))
             trades.append((px, q, aside))
             self.volume[ii] += q
             self.last_price[ii] = px
+            if margined[towner]:
+                self._changed.append((towner, ii))
+            if margined[mowner]:
+                self._changed.append((mowner, ii))
+                if not mleft:
+                    live = connections[mowner].live
+                    if live is not None:
+                        live.discard(mid)
+            if cause:
+                self._forced_fills.append((px, q))
+                generation = self.cause_generation.get(cause, 0)
+                if generation >= self._mark_cause[ii][0]:
+                    self._mark_cause[ii] = (generation, cause)
 
     def _stp_cancelled(self, rec: tuple[Any, ...], ii: int, now: int) -> None:
         _seq, taker_id, maker_id, maker_owner, price, qty, maker_side = rec
         self.seq += 1
         self._log_events(
             (self.seq, now, _STP_CANCEL, maker_owner, ii, maker_id, maker_side, price, qty, 0,
-             int(Status.CANCELLED), int(Reason.SELF_TRADE), 0, now, taker_id, -1, 0.0)
+             int(Status.CANCELLED), int(Reason.SELF_TRADE), 0, now, taker_id, -1, 0.0, 0)
         )  # fmt: skip
+        live = self.connections[maker_owner].live
+        if live is not None:
+            live.discard(maker_id)
         self._queue(self.connections[maker_owner], (STP_CANCELLED, maker_id))
 
     # -- REPLIES AND MARKET DATA ---------------------------------------------
 
     def _queue(self, conn: Connection, update: tuple[Any, ...]) -> None:
+        if not conn.listens:
+            return  # a passive account: nobody to tell
         pending = self._pending.get(conn)
         if pending is None:
             self._pending[conn] = [update]
@@ -286,6 +483,7 @@ class Venue:
                 t = conn.last_return
             conn.last_return = t
             ev = Timeout(self.env, t - now, updates)
+            assert conn.trader is not None  # only listening connections queue replies
             ev.callbacks.append(conn.trader._on_updates)
         self._pending = {}
 

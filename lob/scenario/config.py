@@ -19,21 +19,16 @@ from __future__ import annotations
 
 import builtins
 import difflib
-import re
-from collections.abc import Callable
-from datetime import date, datetime, time
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ModelWrapValidatorHandler,
     PrivateAttr,
-    Strict,
     ValidationError,
     ValidationInfo,
     field_serializer,
@@ -46,79 +41,31 @@ from lob.agents.base import Trader
 from lob.agents.registry import BUILTIN_TRADERS, TraderLookupError, resolve_trader
 from lob.core.codes import MAX_PRICE
 from lob.scenario.durations import Duration, DurationError, format_duration, parse_duration
+from lob.scenario.fields import (
+    Bool,
+    Bps,
+    ConfigModel,
+    Float,
+    Int,
+    NoneIsEmpty,
+    NonNegativeFloat,
+    PositiveDuration,
+    PositiveFloat,
+    Symbol,
+    calendar_time,
+    empty_if_none,
+)
+from lob.scenario.risk_config import (
+    LiquidationConfig,
+    MarginConfig,
+    MarginTiersSpec,
+    MarkConfig,
+    OpenInterestConfig,
+)
 
 TABLES = ("events", "trades", "book", "liquidations", "adl")
-SYMBOL_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
-Table = Literal["events", "trades", "book"]  # liquidations and adl arrive with the risk layer
-DEFAULT_TABLES: tuple[Table, ...] = ("events", "trades", "book")
-
-
-# -- field types -------------------------------------------------------------------------------------------
-
-
-def _reject_bool(expected: str) -> Callable[[Any], Any]:
-    """A before-validator: YAML reads yes/no/on/off as booleans, and pydantic would take them as 1/0."""
-
-    def check(value: Any) -> Any:
-        if isinstance(value, bool):
-            raise PydanticCustomError("bool_not_number", f"expected {expected}, got {str(value).lower()}")
-        return value
-
-    return check
-
-
-def _positive_duration(ns: int) -> int:
-    if ns <= 0:
-        raise PydanticCustomError(
-            "duration_not_positive", f"expected a duration > 0, got {format_duration(ns)}"
-        )
-    return ns
-
-
-def _symbol(text: str) -> str:
-    if not SYMBOL_PATTERN.fullmatch(text):
-        message = f"expected a symbol of letters, digits, '_', '.' or '-', got {text!r}"
-        raise PydanticCustomError("symbol", message)
-    return text
-
-
-def _whole_ppm(bps: float) -> float:
-    # 0.01 bps is one millionth: a fee rate must be whole ppm, checked on the decimal as written.
-    if (Decimal(repr(bps)) * 100) % 1:
-        raise PydanticCustomError("fee_precision", f"expected a multiple of 0.01 bps, got {bps!r}")
-    return bps
-
-
-def _empty_if_none(value: Any) -> Any:
-    # `venue:` with nothing under it is null in YAML; it means "all defaults", as leaving the key out does.
-    return {} if value is None else value
-
-
-def _calendar_time(value: Any) -> Any:
-    if isinstance(value, bool | int | float):
-        raise PydanticCustomError(
-            "calendar_time", f"expected an ISO date-time such as 2026-01-05T09:30:00, got {value!r}"
-        )
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return datetime.combine(value, time())
-    return value
-
-
-NoneIsEmpty = BeforeValidator(_empty_if_none)
-Int = Annotated[int, BeforeValidator(_reject_bool("an integer"))]
-Float = Annotated[float, BeforeValidator(_reject_bool("a number")), Field(allow_inf_nan=False)]
-PositiveFloat = Annotated[Float, Field(gt=0)]
-NonNegativeFloat = Annotated[Float, Field(ge=0)]
-PositiveDuration = Annotated[Duration, AfterValidator(_positive_duration)]
-Symbol = Annotated[str, AfterValidator(_symbol)]
-Bps = Annotated[Float, Field(ge=-1000, le=1000), AfterValidator(_whole_ppm)]
-Bool = Annotated[bool, Strict()]
-
-
-class ConfigModel(BaseModel):
-    """Base of every config model: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid")
+Table = Literal["events", "trades", "book", "liquidations"]  # adl arrives with auto-deleveraging
+DEFAULT_TABLES: tuple[Table, ...] = ("events", "trades", "book", "liquidations")
 
 
 # -- sections ----------------------------------------------------------------------------------------------
@@ -130,7 +77,7 @@ class RunConfig(ConfigModel):
     name: str = Field(default="run", min_length=1)  # the loader defaults it to the config file's stem
     duration: PositiveDuration
     seed: Int = Field(default=0, ge=0)
-    start: Annotated[datetime | None, BeforeValidator(_calendar_time)] = None  # calendar time of t = 0
+    start: Annotated[datetime | None, BeforeValidator(calendar_time)] = None  # calendar time of t = 0
 
     @field_validator("name")
     @classmethod
@@ -149,6 +96,10 @@ class InstrumentConfig(ConfigModel):
     tick_size: PositiveFloat  # quote currency per tick
     lot_size: PositiveFloat = 1.0  # base units per lot
     price: PositiveFloat  # reference price (quote currency): start of its fundamental and of traders
+    kind: Literal["spot", "perpetual"] = "spot"
+    margin_tiers: MarginTiersSpec = (
+        "binance_btcusdt"  # perpetuals: a preset or [[cap, mmr, max_leverage], ...]
+    )
 
     @field_validator("price")
     @classmethod
@@ -201,6 +152,11 @@ class VenueConfig(ConfigModel):
     feed_latency: Duration = 200_000
     feed_depth: Int = Field(default=0, ge=0, le=100)  # levels per side in market data; 0 = top of book
     fees: Annotated[FeesConfig, NoneIsEmpty] = Field(default_factory=lambda: FeesConfig())
+    mark: Annotated[MarkConfig, NoneIsEmpty] = Field(default_factory=lambda: MarkConfig())
+    liquidation: Annotated[LiquidationConfig, NoneIsEmpty] = Field(
+        default_factory=lambda: LiquidationConfig()
+    )
+    insurance_fund: NonNegativeFloat = 0.0  # quote currency at the start
 
     @property
     def effective_return_latency(self) -> LatencyConfig:
@@ -261,6 +217,7 @@ class TraderGroupConfig(ConfigModel):
     instrument: str | None = None  # resolved: the first instrument's symbol
     latency: LatencyConfig | None = None  # None: the venue's latency
     params: Annotated[dict[str, Any], NoneIsEmpty] = Field(default_factory=dict)
+    margin: MarginConfig | None = None  # trade perpetuals on margin with this collateral and leverage
 
     _trader_class: builtins.type[Trader] | None = PrivateAttr(None)
     _params_model: BaseModel | None = PrivateAttr(None)
@@ -331,6 +288,7 @@ class ScenarioConfig(ConfigModel):
     venue: Annotated[VenueConfig, NoneIsEmpty] = Field(default_factory=lambda: VenueConfig())
     fundamental: Annotated[dict[str, FundamentalConfig], NoneIsEmpty] = Field(default_factory=dict)
     traders: list[TraderGroupConfig] = Field(min_length=1)
+    open_interest: Annotated[list[OpenInterestConfig], NoneIsEmpty] = Field(default_factory=list)
     outputs: Annotated[OutputsConfig, NoneIsEmpty] = Field(default_factory=lambda: OutputsConfig())
 
     @model_validator(mode="wrap")
@@ -437,7 +395,7 @@ def _resolve_group(
         message = f"{trader_class.__qualname__}.Params must be a pydantic BaseModel, got {params_type!r}"
         problems.append(_error(("type",), "trader_params_type", message, spec))
         return None, None
-    params = _empty_if_none(data.get("params", {}))
+    params = empty_if_none(data.get("params", {}))
     if not isinstance(params, dict):
         return trader_class, None
     try:

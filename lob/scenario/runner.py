@@ -22,10 +22,13 @@ import numpy as np
 from lob.eventlog.rundir import check_writable
 from lob.eventlog.summary import market_summary
 from lob.market.fundamental import FundamentalProcess, Shock
-from lob.market.instrument import Instrument
+from lob.market.instrument import MONEY_PER_QUOTE, Instrument
+from lob.risk.engine import LiquidationRules
+from lob.risk.open_interest import open_interest
 from lob.scenario.config import LatencyConfig, ScenarioConfig, trader_names
 from lob.scenario.loader import dump_config, load_config
-from lob.scenario.world import LatencySpec, World
+from lob.scenario.risk_config import MarginConfig, OpenInterestConfig, tiers_from
+from lob.scenario.world import LatencySpec, MarkSpec, World
 from lob.seeding import spawn_rng
 
 if TYPE_CHECKING:
@@ -39,7 +42,10 @@ def _latency(cfg: LatencyConfig) -> LatencySpec:
 def build_world(cfg: ScenarioConfig) -> World:
     """The world a validated config describes, ready to run."""
     seed, duration = cfg.run.seed, cfg.run.duration
-    instruments = [Instrument(i.symbol, i.tick_size, i.lot_size, k) for k, i in enumerate(cfg.instruments)]
+    instruments = [
+        Instrument(i.symbol, i.tick_size, i.lot_size, k, perpetual=i.kind == "perpetual")
+        for k, i in enumerate(cfg.instruments)
+    ]
     fundamentals = []
     for inst in instruments:
         f = cfg.fundamental_for(inst.symbol)
@@ -73,6 +79,8 @@ def build_world(cfg: ScenarioConfig) -> World:
         return_latency=_latency(venue.effective_return_latency),
         tables=cfg.outputs.tables,
     )
+    if any(inst.perpetual for inst in instruments):
+        _enable_risk(world, cfg, instruments)
     for group in cfg.traders:
         assert group.name is not None and group.instrument is not None  # resolved by validation
         # A group's own latency is its link's: both ways, unless the venue sets a return latency.
@@ -90,26 +98,97 @@ def build_world(cfg: ScenarioConfig) -> World:
                 latency=entry,
                 return_latency=back,
                 group=group.name,
+                margin=_money_and_leverage(group.margin),
             )
+    for oi in cfg.open_interest:
+        _open_interest(world, oi, instruments, seed)
     out = cfg.outputs
     if out.snapshot_interval and "book" in out.tables:
         world.snapshot_book(out.snapshot_interval, out.depth)
     return world
 
 
+def _enable_risk(world: World, cfg: ScenarioConfig, instruments: list[Instrument]) -> None:
+    """Margin tiers for the perpetuals, their mark prices, the liquidation engine and the fund."""
+    venue, liq, mark = cfg.venue, cfg.venue.liquidation, cfg.venue.mark
+    tiers = [
+        tiers_from(c.margin_tiers) if inst.perpetual else None
+        for c, inst in zip(cfg.instruments, instruments, strict=True)
+    ]
+    rules = LiquidationRules(
+        mode=liq.mode,
+        check_latency_ns=liq.check_latency,
+        fee_rate=liq.fee_bps / 1e4,
+        partial_fraction=liq.partial_fraction,
+        cooldown_ns=liq.cooldown,
+        backstop_ratio=liq.backstop_ratio,
+    )
+    spec = MarkSpec(mark.method, mark.interval, mark.index_latency, mark.index_interval, mark.ma_window)
+    world.enable_risk(
+        tiers,
+        rules,
+        insurance_fund=round(venue.insurance_fund * MONEY_PER_QUOTE),
+        marks={inst.index: spec for inst in instruments if inst.perpetual},
+        vault=liq.mode == "backstop",
+    )
+
+
+def _money_and_leverage(margin: MarginConfig | None) -> tuple[int, float] | None:
+    return None if margin is None else (round(margin.collateral * MONEY_PER_QUOTE), margin.leverage)
+
+
+def _open_interest(world: World, oi: OpenInterestConfig, instruments: list[Instrument], seed: int) -> None:
+    """The profile's passive accounts, named ``<name>-long-<k>`` and ``<name>-short-<k>``."""
+    inst = (
+        next(i for i in instruments if i.symbol == oi.instrument)
+        if oi.instrument
+        else next(i for i in instruments if i.perpetual)
+    )
+    price = world.fundamentals[inst.index].value(0)
+    lg, sh = oi.longs, oi.shorts
+    assert lg.notional is not None  # validated
+    longs, shorts = open_interest(
+        spawn_rng(seed, f"open_interest:{oi.name}"),
+        inst,
+        price,
+        (lg.count, lg.notional.median, lg.notional.sigma, lg.leverage.min, lg.leverage.max, lg.entry_spread),
+        (
+            sh.count,
+            sh.notional.median if sh.notional else None,
+            sh.notional.sigma if sh.notional else 0.0,
+            sh.leverage.min,
+            sh.leverage.max,
+        ),
+    )
+    for side, holdings in (("long", longs), ("short", shorts)):
+        for k, h in enumerate(holdings):
+            world.add_account(
+                f"{oi.name}-{side}-{k}",
+                collateral=h.collateral,
+                leverage=h.leverage,
+                positions={inst.index: (h.lots, h.cash)},
+            )
+
+
 def trader_summary(world: World) -> dict[str, Any]:
-    """Per trader group: counts, commands sent, and final holdings valued at each instrument's last price."""
+    """Per trader group: counts, commands sent, and final holdings valued at each instrument's last price.
+
+    PnL includes any collateral the trader put up and has left (for a margined
+    trader: what it has now minus what it deposited).
+    """
     groups: dict[str, dict[str, Any]] = {}
     pnls: dict[str, list[float]] = {}
     venue = world.venue
-    for trader, account in zip(world.traders, venue.accounts, strict=True):
+    for trader in world.traders:
+        assert trader._conn is not None
+        account = venue.accounts[trader._conn.index]
         g = groups.setdefault(
             trader.group,
             {"traders": 0, "commands_sent": 0, "position_lots": 0, "cash_quote": 0.0, "fees_quote": 0.0},
         )
         g["traders"] += 1
         g["commands_sent"] += trader.sent
-        pnl = 0.0
+        pnl = (account.collateral - world.deposits_by_owner.get(trader._conn.index, 0)) / MONEY_PER_QUOTE
         for inst in world.instruments:
             ii, unit = inst.index, inst.notional_unit
             g["position_lots"] += account.position[ii]
@@ -127,17 +206,21 @@ def trader_summary(world: World) -> dict[str, Any]:
     return groups
 
 
-def conservation(world: World) -> dict[str, dict[str, int]]:
-    """Per instrument, the two sums that must be exactly zero: positions, and cash plus the venue's fees."""
-    out = {}
-    for inst in world.instruments:
-        ii = inst.index
-        accounts = world.venue.accounts
-        out[inst.symbol] = {
-            "position_sum_lots": sum(a.position[ii] for a in accounts),
-            "cash_plus_fees_sum": sum(a.cash[ii] for a in accounts) + world.venue.fee_income[ii],
-        }
-    return out
+def conservation(world: World) -> dict[str, Any]:
+    """What must hold exactly in every run: positions net to zero, and no money is made or lost.
+
+    ``money.held - money.deposited`` is 0: all collateral (negative where an
+    account went bankrupt), every account's trading cash and the venue's
+    fees, in money units, against the collateral deposited at the start.
+    """
+    accounts = world.venue.accounts
+    money = world.money()
+    return {
+        "position_sum_lots": {
+            inst.symbol: sum(a.position[inst.index] for a in accounts) for inst in world.instruments
+        },
+        "money": {**money, "difference": money["held"] - money["deposited"]},
+    }
 
 
 def _round(x: float) -> float:

@@ -11,6 +11,7 @@ notebook can build directly::
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,9 @@ from lob.market.instrument import Instrument
 from lob.market.latency import UNIFORM, LatencyModel
 from lob.market.snapshots import BookSnapshots
 from lob.market.venue import Venue
+from lob.risk.engine import LiquidationRules, RiskEngine
+from lob.risk.prices import MarkPrice
+from lob.risk.tiers import MarginTiers
 from lob.seeding import spawn_rng
 
 SECOND = 1_000_000_000
@@ -43,6 +47,17 @@ class LatencySpec:
 
     def model(self, rng: np.random.Generator | None) -> LatencyModel:
         return LatencyModel(self.base_ns, self.jitter_ns, self.distribution, rng)
+
+
+@dataclass(frozen=True)
+class MarkSpec:
+    """How one perpetual's mark price is computed (see :class:`lob.risk.prices.MarkPrice`)."""
+
+    method: str = "median"
+    interval_ns: int = 1_000_000_000
+    index_latency_ns: int = 0
+    index_interval_ns: int = 1_000_000_000
+    ma_window: int = 30
 
 
 class World:
@@ -87,6 +102,10 @@ class World:
         self.return_latency = return_latency or self.latency
         self.traders: list[Trader] = []
         self._names: set[str] = set()
+        self.risk: RiskEngine | None = None
+        self.marks: dict[int, MarkPrice] = {}
+        self.deposits = 0  # money units of collateral put in (accounts, fund): what conservation counts
+        self.deposits_by_owner: dict[int, int] = {}
         self._snapshots: BookSnapshots | None = None
         self._started = False
 
@@ -102,6 +121,7 @@ class World:
         latency: LatencySpec | None = None,
         return_latency: LatencySpec | None = None,
         group: str = "",
+        margin: tuple[int, float] | None = None,
     ) -> Trader:
         """Creates, connects and registers a trader. Its generators are spawned from the seed by ``name``."""
         if self._started:
@@ -130,11 +150,102 @@ class World:
         )
         entry = entry_spec.model(link_rng)
         ret = ret_spec.model(link_rng)
-        trader._attach(self.venue.connect(trader, entry, ret))
+        conn = self.venue.connect(trader, entry, ret, margined=margin is not None)
+        trader._attach(conn)
         self.agent_names.append(name)
         self._names.add(name)
         self.traders.append(trader)
+        if margin is not None:
+            collateral, leverage = margin
+            self.venue.accounts[conn.index].collateral = collateral
+            self.deposits += collateral
+            self.deposits_by_owner[conn.index] = collateral
+            self._risk_engine().add_account(conn.index, leverage)
         return trader
+
+    # -- THE RISK LAYER ------------------------------------------------------
+
+    def enable_risk(
+        self,
+        tiers: Sequence[MarginTiers | None],
+        rules: LiquidationRules,
+        *,
+        insurance_fund: int = 0,
+        marks: dict[int, MarkSpec] | None = None,
+        vault: bool = False,
+    ) -> RiskEngine:
+        """Margin, mark prices and liquidations for the instruments with ``tiers`` (the perpetuals).
+
+        ``insurance_fund`` is money units; the fund and (with ``vault``) the
+        backstop vault are passive accounts named ``insurance_fund`` and
+        ``backstop_vault``. Call before adding margined traders or accounts.
+        """
+        if self.risk is not None:
+            raise RuntimeError("the risk layer is already enabled")
+        passive = LatencyModel(0)
+        fund = self.venue.connect(None, passive, passive, listens=False)
+        self.venue.accounts[fund.index].collateral = insurance_fund
+        self.deposits += insurance_fund
+        self.deposits_by_owner[fund.index] = insurance_fund
+        self._register("insurance_fund")
+        vault_owner = None
+        if vault:
+            vault_owner = self.venue.connect(None, passive, passive, listens=False).index
+            self._register("backstop_vault")
+        self.risk = RiskEngine(self.env, self.venue, self.recorder, tiers, rules, fund.index, vault_owner)
+        marks = marks or {}
+        for ii, t in enumerate(tiers):
+            if t is None:
+                continue
+            spec = marks.get(ii, MarkSpec())
+            mark = MarkPrice(
+                self.env,
+                self.venue,
+                ii,
+                self.fundamentals[ii],
+                method=spec.method,
+                interval_ns=spec.interval_ns,
+                index_latency_ns=spec.index_latency_ns,
+                index_interval_ns=spec.index_interval_ns,
+                ma_window=spec.ma_window,
+            )
+            mark.listeners.append(self.risk.on_mark)
+            self.marks[ii] = mark
+        return self.risk
+
+    def _risk_engine(self) -> RiskEngine:
+        if self.risk is None:
+            raise RuntimeError("margined accounts need the risk layer: call enable_risk() first")
+        return self.risk
+
+    def _register(self, name: str) -> None:
+        if name in self._names:
+            raise ValueError(f"duplicate account name {name!r}")
+        self.agent_names.append(name)
+        self._names.add(name)
+
+    def add_account(
+        self, name: str, *, collateral: int, leverage: float, positions: dict[int, tuple[int, int]]
+    ) -> int:
+        """A passive margined account holding ``positions`` (instrument -> (lots, cash in notional units)).
+
+        It sends no orders and hears nothing, but the liquidation engine
+        watches it like any margined account. ``collateral`` is money units.
+        Returns its owner id. The caller keeps positions netting to zero.
+        """
+        risk = self._risk_engine()
+        passive = LatencyModel(0)
+        conn = self.venue.connect(None, passive, passive, margined=True, listens=False)
+        self._register(name)
+        account = self.venue.accounts[conn.index]
+        account.collateral = collateral
+        self.deposits += collateral
+        self.deposits_by_owner[conn.index] = collateral
+        for ii, (lots, cash) in positions.items():
+            account.position[ii] = lots
+            account.cash[ii] = cash
+        risk.add_account(conn.index, leverage)
+        return conn.index
 
     def _instrument(self, instrument: Instrument | str | None) -> Instrument:
         if instrument is None:
@@ -152,7 +263,6 @@ class World:
         )
 
     def _log_shocks(self) -> None:
-        log = self.recorder["events"].append
         for ii, process in enumerate(self.fundamentals):
             step = process.step_ns
             for shock in process.shocks:
@@ -160,28 +270,7 @@ class World:
                 if at <= self.duration_ns:
 
                     def hit(_ev: simpy.Event, ii: int = ii, jump: float = shock.jump) -> None:
-                        self.venue.seq += 1
-                        log(
-                            (
-                                self.venue.seq,
-                                self.env.now,
-                                _SHOCK,
-                                -1,
-                                ii,
-                                0,
-                                0,
-                                0,
-                                0,
-                                0,
-                                -1,
-                                0,
-                                0,
-                                self.env.now,
-                                0,
-                                -1,
-                                jump,
-                            )
-                        )
+                        self.venue.log_row(_SHOCK, -1, ii, 0, 0, 0, jump)
 
                     ev = self.env.timeout(at)
                     ev.callbacks.append(hit)
@@ -208,6 +297,26 @@ class World:
             t = min(t + step, self.duration_ns)
             self.env.run(until=t + 1 if t == self.duration_ns else t)
             progress(t)
+
+    def money(self) -> dict[str, int]:
+        """The exact money ledger (money units): what was deposited and where it is now.
+
+        ``held`` is all collateral plus every account's trading cash plus the
+        venue's fee income; it equals ``deposited`` whenever positions net to
+        zero, which they always do. Bad debt is the negative collateral left
+        with bankrupt accounts, so it is inside ``held``, not beside it.
+        """
+        venue = self.venue
+        held = sum(a.collateral for a in venue.accounts)
+        for inst in self.instruments:
+            ii = inst.index
+            held += (sum(a.cash[ii] for a in venue.accounts) + venue.fee_income[ii]) * inst.money_unit
+        return {
+            "deposited": self.deposits,
+            "held": held,
+            "bad_debt": self.risk.bad_debt if self.risk is not None else 0,
+            "insurance_fund": self.risk.fund_balance if self.risk is not None else 0,
+        }
 
     @property
     def simpy_events(self) -> int:

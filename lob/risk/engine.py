@@ -1,0 +1,506 @@
+"""The venue's margin checks, liquidation engine and insurance fund.
+
+One :class:`RiskEngine` per venue. It knows which accounts are margined and
+with what leverage, keeps each margined position in a
+:class:`~lob.risk.index.LiquidationIndex` by liquidation price, and on every
+mark update asks the index which accounts the move crossed: O(log n + k) for
+k accounts, never a scan of all n. ``check_latency_ns`` after the update it
+confirms each breach at the then-current mark and liquidates:
+
+- ``market``: cancel the account's orders; one IOC for the whole position
+  limited at the bankruptcy price (Binance-like); what does not fill is taken
+  over by the insurance fund at the bankruptcy price. What equity is left goes
+  to the fund (it gains when the order filled better than bankruptcy); a
+  negative balance is paid by the fund, and what the fund cannot pay is bad
+  debt.
+- ``partial``: close ``partial_fraction`` of the position (at least one lot)
+  by IOC at the bankruptcy price, pay the liquidation fee on it, wait
+  ``cooldown_ns`` and check again (Bybit/OKX/Hyperliquid-like stepping);
+  the last step settles as ``market`` does.
+- ``backstop``: as ``market``, unless the account's margin ratio has passed
+  ``backstop_ratio`` (equity below maintenance margin / backstop_ratio): then
+  the backstop vault takes the whole position at the mark with the remaining
+  collateral, like Hyperliquid's HLP backstop, and holds it.
+
+Money is exact: collateral, fund and vault balances are integer money units
+(1e-8 quote); a position's cash is folded into collateral when it closes, so
+``sum(collateral) + sum(cash x money unit) + fee income`` over all accounts
+never changes (bad debt is the negative collateral left behind).
+
+Cascades: every forced order carries its liquidation id; the venue passes the
+deepest such id that traded to the next mark update; a breach found on that
+update is its child, one generation deeper. Generation 0 is a breach no
+liquidation caused.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol
+
+import simpy
+
+from lob.eventlog.recorder import Recorder
+from lob.eventlog.schema import KIND_CODE, LIQUIDATION_MODES
+from lob.market.instrument import MONEY_PER_QUOTE, Instrument
+from lob.market.venue import Venue
+from lob.risk.index import LiquidationIndex
+from lob.risk.margin import liquidation_price
+from lob.risk.tiers import MarginTiers
+
+_LIQUIDATION = KIND_CODE["liquidation"]
+MODES = LIQUIDATION_MODES
+
+
+@dataclass(frozen=True)
+class LiquidationRules:
+    """How the venue liquidates. Durations in ns, fees and ratios as fractions."""
+
+    mode: str = "market"
+    check_latency_ns: int = 100_000_000
+    fee_rate: float = 0.005  # of the closed notional, to the insurance fund
+    partial_fraction: float = 0.2
+    cooldown_ns: int = 5_000_000_000
+    backstop_ratio: float = 1.5  # margin ratio beyond which the vault takes over (backstop mode)
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"liquidation mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if not 0 < self.partial_fraction <= 1:
+            raise ValueError(f"partial_fraction must be in (0, 1], got {self.partial_fraction}")
+        if self.fee_rate < 0 or self.check_latency_ns < 0 or self.cooldown_ns < 0:
+            raise ValueError("fee_rate, check latency and cooldown must be >= 0")
+        if self.backstop_ratio <= 1:
+            raise ValueError(f"backstop_ratio must be > 1, got {self.backstop_ratio}")
+
+
+class _Margined:
+    """What the engine keeps about one margined account."""
+
+    __slots__ = ("busy", "leverage", "owner")
+
+    def __init__(self, owner: int, leverage: float) -> None:
+        self.owner = owner
+        self.leverage = leverage
+        self.busy = False  # a liquidation of it is under way
+
+
+class RiskEngine:
+    """Margin checks for orders, liquidation prices kept current, liquidations, fund and vault."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        venue: Venue,
+        recorder: Recorder,
+        tiers: Sequence[MarginTiers | None],
+        rules: LiquidationRules,
+        fund_owner: int,
+        vault_owner: int | None = None,
+    ) -> None:
+        self.env = env
+        self.venue = venue
+        self.instruments: list[Instrument] = venue.instruments
+        self.tiers = list(tiers)
+        self.rules = rules
+        self.fund_owner = fund_owner
+        self.vault_owner = vault_owner
+        self.indexes = [LiquidationIndex() for _ in self.instruments]
+        self.marks: list[float] = [math.nan] * len(self.instruments)  # ticks
+        self.accounts: dict[int, _Margined] = {}
+        self.liquidations = 0
+        self.bad_debt = 0  # money units nobody could cover
+        self.fund_min = venue.accounts[fund_owner].collateral
+        self._log_liquidation = (
+            recorder["liquidations"].append if "liquidations" in recorder.enabled else None
+        )
+        venue.risk = self
+
+    # -- ACCOUNTS ------------------------------------------------------------
+
+    def add_account(self, owner: int, leverage: float) -> None:
+        """Watch ``owner``'s positions; ``leverage`` bounds the margin its orders may use."""
+        if not leverage >= 1:
+            raise ValueError(f"leverage must be >= 1, got {leverage}")
+        self.accounts[owner] = _Margined(owner, leverage)
+        for ii in range(len(self.instruments)):
+            self._reindex(owner, ii)
+
+    @property
+    def fund_balance(self) -> int:
+        """The insurance fund's money (positions it took over are not in it)."""
+        return self.venue.accounts[self.fund_owner].collateral
+
+    def equity(self, owner: int) -> float:
+        """Money units at the current marks (the last trade where no mark yet)."""
+        a = self.venue.accounts[owner]
+        total = float(a.collateral)
+        for inst in self.instruments:
+            ii = inst.index
+            if a.position[ii] or a.cash[ii]:
+                total += (a.cash[ii] + a.position[ii] * self._mark(ii)) * inst.money_unit
+        return total
+
+    def maintenance(self, owner: int) -> float:
+        """Maintenance margin in money units at the current marks."""
+        a = self.venue.accounts[owner]
+        total = 0.0
+        for inst in self.instruments:
+            ii = inst.index
+            tiers = self.tiers[ii]
+            if a.position[ii] and tiers is not None:
+                notional = abs(a.position[ii]) * inst.lot_size * self._mark(ii) * inst.tick_size
+                total += tiers.maintenance_margin(notional) * MONEY_PER_QUOTE
+        return total
+
+    def _mark(self, ii: int) -> float:
+        mark = self.marks[ii]
+        if math.isnan(mark):
+            return float(self.venue.last_price[ii] or self.instruments[ii].to_ticks(1.0))
+        return mark
+
+    def prices(self, owner: int, ii: int) -> tuple[float, float]:
+        """``(liquidation price, bankruptcy price)`` of ``owner``'s position in ``ii``, ticks."""
+        a = self.venue.accounts[owner]
+        inst = self.instruments[ii]
+        tiers = self.tiers[ii]
+        pos = a.position[ii]
+        if not pos or tiers is None:
+            return (0.0, 0.0)
+        qty = pos * inst.lot_size
+        other_value, other_mm = self._others(owner, ii)
+        wallet = a.collateral / MONEY_PER_QUOTE + other_value
+        cash_quote = a.cash[ii] * inst.notional_unit
+        entry = (
+            -cash_quote / qty
+        )  # quote; includes realised PnL and fees: wallet - side|Q|EP == wallet + cash
+        if entry <= 0:  # a position bought for nothing (or less): cannot go bankrupt above zero
+            return (0.0, 0.0) if pos > 0 else (math.inf, math.inf)
+        lp = liquidation_price(qty, entry, wallet, tiers, other_mm=other_mm)
+        bp = max(entry - wallet / qty, 0.0)
+        return lp / inst.tick_size, bp / inst.tick_size
+
+    def _others(self, owner: int, ii: int) -> tuple[float, float]:
+        """Value (quote) and maintenance margin (quote) of ``owner``'s positions other than in ``ii``."""
+        a = self.venue.accounts[owner]
+        value = mm = 0.0
+        for inst in self.instruments:
+            j = inst.index
+            if j == ii or not (a.position[j] or a.cash[j]):
+                continue
+            mark = self._mark(j)
+            value += (a.cash[j] + a.position[j] * mark) * inst.notional_unit
+            tiers = self.tiers[j]
+            if a.position[j] and tiers is not None:
+                mm += tiers.maintenance_margin(abs(a.position[j]) * inst.lot_size * mark * inst.tick_size)
+        return value, mm
+
+    def _reindex(self, owner: int, ii: int) -> None:
+        index = self.indexes[ii]
+        pos = self.venue.accounts[owner].position[ii]
+        if not pos or self.tiers[ii] is None or owner not in self.accounts:
+            index.remove(owner)
+            return
+        lp, _ = self.prices(owner, ii)
+        index.set(owner, 1 if pos > 0 else -1, lp)
+
+    # -- THE VENUE'S HOOKS (RiskHooks) ---------------------------------------
+
+    def allows(self, owner: int, ii: int, side: int, qty: int, price: int) -> bool:
+        """Initial margin: the position this order could leave must fit equity x leverage.
+
+        An order that reduces the position is always allowed. ``price`` 0
+        (a market order) is valued at the mark. O(instruments).
+        """
+        m = self.accounts.get(owner)
+        if m is None or m.busy:
+            return m is None
+        a = self.venue.accounts[owner]
+        pos = a.position[ii]
+        after = pos + side * qty
+        if abs(after) <= abs(pos):
+            return True
+        inst = self.instruments[ii]
+        value_ticks = price or self._mark(ii)
+        need = abs(after) * value_ticks * inst.money_unit / m.leverage
+        for inst_j in self.instruments:
+            j = inst_j.index
+            if j != ii and a.position[j]:
+                need += abs(a.position[j]) * self._mark(j) * inst_j.money_unit / m.leverage
+        return self.equity(owner) >= need
+
+    def positions_changed(self, changed: list[tuple[int, int]]) -> None:
+        """Re-files each changed position under its new liquidation price. O(log n) each."""
+        for owner, ii in changed:
+            if owner in self.accounts:
+                self._reindex(owner, ii)
+
+    # -- MARK UPDATES AND BREACHES -------------------------------------------
+
+    def on_mark(self, ii: int, mark: float, cause: tuple[int, int], seq: int) -> None:
+        """A mark update: the accounts it crossed are checked ``check_latency_ns`` later."""
+        self.marks[ii] = mark
+        crossed = [o for o in self.indexes[ii].crossed(mark) if not self.accounts[o].busy]
+        if not crossed:
+            return
+        ev = self.env.timeout(self.rules.check_latency_ns)
+        ev.callbacks.append(lambda _ev: self._check(ii, crossed, mark, cause, seq))
+
+    def _check(
+        self, ii: int, candidates: list[int], trigger: float, cause: tuple[int, int], seq: int
+    ) -> None:
+        for owner in candidates:
+            m = self.accounts[owner]
+            if m.busy or not self.venue.accounts[owner].position[ii]:
+                continue
+            if self.equity(owner) >= self.maintenance(owner):
+                self._reindex(owner, ii)  # a tier or another position moved it: re-file, no breach
+                continue
+            self._liquidate(owner, ii, trigger, cause, seq)
+
+    def _liquidate(self, owner: int, ii: int, trigger: float, cause: tuple[int, int], seq: int) -> None:
+        venue = self.venue
+        m = self.accounts[owner]
+        m.busy = True
+        self.liquidations += 1
+        liq_id = self.liquidations
+        parent_generation, parent = cause
+        generation = parent_generation + 1 if parent else 0
+        venue.cause_generation[liq_id] = generation
+        found_ns: int = self.env._now  # type: ignore[assignment]
+        lp, bp = self.prices(owner, ii)
+        lots = abs(venue.accounts[owner].position[ii])
+        venue.log_row(_LIQUIDATION, owner, ii, liq_id, round(trigger), lots, trigger, parent)
+        venue.cancel_all_for(owner, liq_id)
+        step = _Step(liq_id, owner, ii, found_ns, trigger, lp, bp, generation, parent, seq)
+        mode = self.rules.mode
+        if mode == "backstop" and self.vault_owner is not None:
+            mm = self.maintenance(owner)
+            equity = self.equity(owner)
+            if equity * self.rules.backstop_ratio < mm:
+                self._to_vault(step)
+                return
+        if mode == "partial":
+            self._partial(step)
+        else:
+            self._close(step, abs(venue.accounts[owner].position[ii]), final=True)
+
+    def _partial(self, step: _Step) -> None:
+        a = self.venue.accounts[step.owner]
+        pos = abs(a.position[step.ii])
+        lots = max(1, math.ceil(pos * self.rules.partial_fraction))
+        final = lots >= pos
+        self._close(step, min(lots, pos), final=final)
+        if final or not a.position[step.ii]:
+            return
+
+        def again(_ev: simpy.Event) -> None:
+            if not a.position[step.ii]:
+                self._finish(step.owner)
+                return
+            if self.equity(step.owner) >= self.maintenance(step.owner):
+                self._finish(step.owner)  # back above maintenance: the account keeps the rest
+                return
+            lp, bp = self.prices(step.owner, step.ii)
+            self.liquidations += 1
+            nxt = _Step(self.liquidations, step.owner, step.ii, self.env._now, self._mark(step.ii), lp, bp,  # type: ignore[arg-type]
+                        step.generation, step.parent, step.trigger_seq)  # fmt: skip
+            self.venue.cause_generation[nxt.liq_id] = step.generation
+            self._partial(nxt)
+
+        ev = self.env.timeout(self.rules.cooldown_ns)
+        ev.callbacks.append(again)
+
+    def _close(self, step: _Step, lots: int, final: bool) -> None:
+        """Sends the forced IOC; takes over what it left if ``final``; settles money; logs the row."""
+        venue, ii, owner = self.venue, step.ii, step.owner
+        a = venue.accounts[owner]
+        inst = self.instruments[ii]
+        pos = a.position[ii]
+        side = -1 if pos > 0 else 1
+        # Never trade through bankruptcy: a sell is limited at or above it, a buy at or below.
+        limit = max(1, math.ceil(step.bp)) if side < 0 else max(1, math.floor(step.bp))
+        result = venue.execute_forced(owner, ii, side, lots, limit, step.liq_id)
+        left = lots - result.filled
+        takeover = 0
+        if final and left:
+            takeover = left
+            venue.transfer_position(owner, self.fund_owner, ii, -side * left, limit, step.liq_id)
+        closed_notional = result.notional + takeover * limit  # notional units
+        fee = round(closed_notional * inst.money_unit * self.rules.fee_rate)
+        if final and not a.position[ii] and not self._has_positions(owner):
+            shortfall, fee, bad = self._settle_closed(owner, fee)
+        else:
+            fee = max(0, min(fee, a.collateral))
+            self._move(owner, self.fund_owner, fee)
+            shortfall, bad = 0, 0
+        if final:
+            self._finish(owner)
+        else:
+            self._reindex(owner, ii)
+        self._record(step, side, lots, result, takeover, shortfall, fee, bad, inst)
+
+    def _has_positions(self, owner: int) -> bool:
+        return any(self.venue.accounts[owner].position)
+
+    def _settle_closed(self, owner: int, fee: int) -> tuple[int, int, int]:
+        """A closed account: cash becomes collateral; what is left goes to the fund, a deficit comes from it.
+
+        Returns ``(shortfall, fee, bad_debt)`` in money units; shortfall is
+        what the fund gained (+) or paid (-), the fee included.
+        """
+        a = self.venue.accounts[owner]
+        for inst in self.instruments:
+            ii = inst.index
+            a.collateral += a.cash[ii] * inst.money_unit
+            a.cash[ii] = 0
+        left = a.collateral
+        if left >= 0:
+            self._move(owner, self.fund_owner, left)
+            return left, min(fee, left), 0
+        fund = self.fund_balance
+        paid = min(-left, max(fund, 0))
+        self._move(self.fund_owner, owner, paid)
+        bad = -left - paid
+        self.bad_debt += bad
+        return -paid, 0, bad
+
+    def _move(self, src: int, dst: int, money: int) -> None:
+        if money:
+            accounts = self.venue.accounts
+            accounts[src].collateral -= money
+            accounts[dst].collateral += money
+            self.fund_min = min(self.fund_min, self.fund_balance)
+
+    def _to_vault(self, step: _Step) -> None:
+        """The backstop: the vault takes the position at the mark and whatever collateral is left."""
+        venue, ii, owner = self.venue, step.ii, step.owner
+        assert self.vault_owner is not None
+        a = venue.accounts[owner]
+        pos = a.position[ii]
+        price = max(1, round(self._mark(ii)))
+        venue.transfer_position(owner, self.vault_owner, ii, pos, price, step.liq_id)
+        shortfall = 0
+        for inst in self.instruments:
+            j = inst.index
+            a.collateral += a.cash[j] * inst.money_unit
+            a.cash[j] = 0
+        left = a.collateral
+        if left >= 0:
+            self._move(owner, self.vault_owner, left)
+            bad = 0
+        else:  # the vault takes over a bankrupt account: the fund covers the hole, as far as it can
+            paid = min(-left, max(self.fund_balance, 0))
+            self._move(self.fund_owner, owner, paid)
+            shortfall = -paid
+            bad = -left - paid
+            self.bad_debt += bad
+        self._finish(owner)
+        empty = _NoFill(math.nan)
+        inst = self.instruments[ii]
+        self._record(
+            step, -1 if pos > 0 else 1, abs(pos), empty, abs(pos), shortfall, 0, bad, inst, mode="backstop"
+        )
+
+    def _finish(self, owner: int) -> None:
+        self.accounts[owner].busy = False
+        for ii in range(len(self.instruments)):
+            self._reindex(owner, ii)
+
+    # -- THE LIQUIDATIONS TABLE ----------------------------------------------
+
+    def _record(
+        self,
+        step: _Step,
+        side: int,
+        lots: int,
+        result: _Filled,
+        takeover: int,
+        shortfall: int,
+        fee: int,
+        bad: int,
+        inst: Instrument,
+        mode: str | None = None,
+    ) -> None:
+        if self._log_liquidation is None:
+            return
+        now: int = self.env._now  # type: ignore[assignment]
+        vwap = result.notional / result.filled if result.filled else math.nan
+        mid = result.arrival_mid
+        # Cost of the forced order against a reference, in bps; positive means it did worse.
+        slip_mid = side * (vwap - mid) / mid * 1e4 if result.filled and mid == mid else math.nan
+        slip_mark = side * (vwap - step.trigger) / step.trigger * 1e4 if result.filled else math.nan
+        self._log_liquidation(
+            (step.liq_id, step.found_ns, now, step.owner, step.ii, side, lots, result.filled, takeover,
+             step.trigger, step.lp, step.bp, mid, vwap, slip_mid, slip_mark, shortfall, fee, bad,
+             self.fund_balance, result.levels, result.fills, now - step.found_ns,
+             MODES.index(mode or self.rules.mode), step.generation, step.parent, step.trigger_seq)
+        )  # fmt: skip
+
+
+class _Step:
+    """One forced order's context: the breach that caused it and the prices at that moment."""
+
+    __slots__ = (
+        "bp",
+        "found_ns",
+        "generation",
+        "ii",
+        "liq_id",
+        "lp",
+        "owner",
+        "parent",
+        "trigger",
+        "trigger_seq",
+    )
+
+    def __init__(
+        self,
+        liq_id: int,
+        owner: int,
+        ii: int,
+        found_ns: int,
+        trigger: float,
+        lp: float,
+        bp: float,
+        generation: int,
+        parent: int,
+        trigger_seq: int,
+    ) -> None:
+        self.liq_id = liq_id
+        self.owner = owner
+        self.ii = ii
+        self.found_ns = found_ns
+        self.trigger = trigger
+        self.lp = lp
+        self.bp = bp
+        self.generation = generation
+        self.parent = parent
+        self.trigger_seq = trigger_seq
+
+
+class _Filled(Protocol):
+    """The part of :class:`lob.market.venue.ForcedResult` the table needs."""
+
+    @property
+    def filled(self) -> int: ...
+    @property
+    def notional(self) -> int: ...
+    @property
+    def levels(self) -> int: ...
+    @property
+    def fills(self) -> int: ...
+    @property
+    def arrival_mid(self) -> float: ...
+
+
+class _NoFill(NamedTuple):
+    """A takeover without any fill."""
+
+    arrival_mid: float
+    filled: int = 0
+    notional: int = 0
+    levels: int = 0
+    fills: int = 0

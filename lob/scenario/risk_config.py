@@ -1,0 +1,126 @@
+"""Config models of the risk layer: perpetuals' margin tiers, mark price, liquidation, open interest.
+
+Kept beside :mod:`lob.scenario.config`, which uses them in its sections.
+Money amounts are quote currency (floats here, converted to exact money units
+when the world is built); durations are ns; fractions are fractions.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from lob.risk.tiers import PRESETS, MarginTiers
+from lob.scenario.durations import Duration
+from lob.scenario.fields import ConfigModel, Float, Int, NonNegativeFloat, PositiveDuration, PositiveFloat
+
+Leverage = Annotated[Float, Field(ge=1, le=1000)]
+Bracket = tuple[PositiveFloat, PositiveFloat, PositiveFloat]  # (cap notional in quote, MMR, max leverage)
+
+
+def tiers_from(spec: str | list[Any]) -> MarginTiers:
+    """A preset name or a list of ``[cap, mmr, max_leverage]`` brackets as :class:`MarginTiers`."""
+    if isinstance(spec, str):
+        return PRESETS[spec]
+    return MarginTiers.from_brackets([tuple(b) for b in spec])
+
+
+def _check_tiers(spec: Any) -> Any:
+    if isinstance(spec, str):
+        if spec not in PRESETS:
+            raise PydanticCustomError(
+                "tiers_preset",
+                f"expected a preset ({', '.join(sorted(PRESETS))}) or a list of brackets, got {spec!r}",
+            )
+        return spec
+    if isinstance(spec, list):
+        try:
+            tiers_from(spec)
+        except (TypeError, ValueError) as e:
+            raise PydanticCustomError("tiers", f"{e}") from None
+    return spec
+
+
+MarginTiersSpec = Annotated[str | list[Bracket], BeforeValidator(_check_tiers)]
+
+
+class MarkConfig(ConfigModel):
+    """``venue.mark``: how the mark and index prices of perpetuals are computed (lob.risk.prices)."""
+
+    method: Literal["last", "mid", "index_ma", "median"] = "median"
+    interval: PositiveDuration = 1_000_000_000  # between mark updates
+    index_latency: Duration = 0  # how old the index is when the venue gets it
+    index_interval: PositiveDuration = 1_000_000_000  # how often the index is sampled
+    ma_window: Int = Field(default=30, ge=1, le=100_000)  # mark updates in the moving average of the premium
+
+
+class LiquidationConfig(ConfigModel):
+    """``venue.liquidation``: the liquidation engine (lob.risk.engine)."""
+
+    mode: Literal["market", "partial", "backstop"] = "market"
+    check_latency: Duration = 100_000_000  # from a mark update to acting on the breaches it shows
+    fee_bps: NonNegativeFloat = Field(
+        default=50.0, le=10_000
+    )  # of the closed notional, to the insurance fund
+    partial_fraction: Float = Field(default=0.2, gt=0, le=1)  # of the position closed per step (partial)
+    cooldown: Duration = 5_000_000_000  # between partial steps
+    backstop_ratio: Float = Field(default=1.5, gt=1, le=100)  # margin ratio past which the vault takes over
+
+
+class MarginConfig(ConfigModel):
+    """A trader group's ``margin``: each trader's collateral (quote) and the leverage its orders may use."""
+
+    collateral: PositiveFloat
+    leverage: Leverage = 10.0
+
+
+class SizeConfig(ConfigModel):
+    """Position notional per account, quote currency: log-normal with this median and sigma."""
+
+    median: PositiveFloat
+    sigma: NonNegativeFloat = Field(default=1.0, le=5)
+
+
+class LeverageConfig(ConfigModel):
+    """Leverage per account: log-uniform between ``min`` and ``max``."""
+
+    min: Leverage = 1.0
+    max: Leverage = 10.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LeverageConfig:
+        if self.max < self.min:
+            raise ValueError(f"max ({self.max}) must be >= min ({self.min})")
+        return self
+
+
+class OpenInterestSide(ConfigModel):
+    """One side of an open-interest profile: how many accounts, how big, how leveraged, entered where."""
+
+    count: Int = Field(ge=1, le=10_000_000)
+    notional: SizeConfig | None = None  # longs: required; shorts: sizes split the longs' total
+    leverage: LeverageConfig = Field(default_factory=LeverageConfig)
+    entry_spread: Float = Field(default=0.0, ge=0, lt=0.5)  # entries uniform within +-this fraction of price
+
+
+class OpenInterestConfig(ConfigModel):
+    """Positions open at the start, so a cascade has fuel: passive margined accounts, longs matched by shorts.
+
+    Each long's entry is drawn around the instrument's price; shorts take the
+    other side of the longs' lots at the same prices, so positions net to
+    zero and no money is created.
+    """
+
+    name: str = Field(default="oi", min_length=1)
+    instrument: str | None = None  # default: the first perpetual
+    longs: OpenInterestSide
+    shorts: OpenInterestSide
+
+    @field_validator("longs")
+    @classmethod
+    def _longs_have_sizes(cls, side: OpenInterestSide) -> OpenInterestSide:
+        if side.notional is None:
+            raise PydanticCustomError("longs_notional", "longs need a 'notional' size distribution")
+        return side
