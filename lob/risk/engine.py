@@ -340,7 +340,8 @@ class RiskEngine:
             self._finish(owner)
         else:
             self._reindex(owner, ii)
-        self._record(step, side, lots, result, takeover, shortfall, fee, bad, inst)
+        mode = "partial" if self.rules.mode == "partial" else "market"
+        self._record(step, side, lots, result, takeover, shortfall, fee, bad, inst, mode)
 
     def _has_positions(self, owner: int) -> bool:
         return any(self.venue.accounts[owner].position)
@@ -422,7 +423,7 @@ class RiskEngine:
         fee: int,
         bad: int,
         inst: Instrument,
-        mode: str | None = None,
+        mode: str,
     ) -> None:
         if self._log_liquidation is None:
             return
@@ -436,7 +437,7 @@ class RiskEngine:
             (step.liq_id, step.found_ns, now, step.owner, step.ii, side, lots, result.filled, takeover,
              step.trigger, step.lp, step.bp, mid, vwap, slip_mid, slip_mark, shortfall, fee, bad,
              self.fund_balance, result.levels, result.fills, now - step.found_ns,
-             MODES.index(mode or self.rules.mode), step.generation, step.parent, step.trigger_seq)
+             MODES.index(mode), step.generation, step.parent, step.trigger_seq)
         )  # fmt: skip
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lob.eventlog.liquidation_summary import liquidation_summary
 from lob.eventlog.rundir import check_writable
 from lob.eventlog.summary import market_summary
 from lob.market.fundamental import FundamentalProcess, Shock
@@ -238,7 +239,16 @@ def summarize(world: World, cfg: ScenarioConfig, arrays: dict[str, np.ndarray]) 
             "min": _round(float(values.min())),
             "max": _round(float(values.max())),
         }
+    risk = world.risk
+    liquidation = (
+        liquidation_summary(
+            arrays, world.instruments, market["instruments"], world.deposits_by_owner[risk.fund_owner]
+        )
+        if risk is not None and "liquidations" in arrays
+        else {}
+    )
     return {
+        "liquidations": liquidation,
         "run": {
             "name": cfg.run.name,
             "seed": cfg.run.seed,

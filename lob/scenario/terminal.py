@@ -59,6 +59,21 @@ def print_summary(result: RunResult) -> None:
                 f"recovered {_fmt(m['recovered_share'], '.0%')} "
                 f"of it by the end ; median spread {_fmt(m['spread_ticks_median'], '.1f')} ticks"
             )
+    liq = s.get("liquidations") or {}
+    if liq.get("liquidations"):
+        generations = ", ".join(f"{g['count']}" for g in liq["by_generation"][:8])
+        more = " ..." if len(liq["by_generation"]) > 8 else ""
+        print(
+            f"  liquidations: {liq['liquidations']:,} for {liq['liquidated_notional_quote']:,.0f} notional, "
+            f"{liq['deepest_generation'] + 1} generations ({generations}{more}); "
+            f"slippage median {_fmt(liq['slippage_mid_bps_median'], '.1f')} bps, "
+            f"p95 {_fmt(liq['slippage_mid_bps_p95'], '.1f')} bps"
+        )
+        print(
+            f"  insurance fund {liq['insurance_fund_start_quote']:,.0f} -> "
+            f"{liq['insurance_fund_end_quote']:,.0f} "
+            f"(min {liq['insurance_fund_min_quote']:,.0f}); bad debt {liq['bad_debt_quote']:,.2f}"
+        )
     for group, g in s["traders"].items():
         print(
             f"  {group:<16} x{g['traders']:<5} position {g['position_lots']:>8} lots   "
