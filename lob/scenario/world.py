@@ -32,6 +32,7 @@ from lob.risk.tiers import MarginTiers
 from lob.seeding import spawn_rng
 
 SECOND = 1_000_000_000
+_PASSIVE = LatencyModel(0)  # the latency of accounts that never send: shared, it is never drawn from
 _SHOCK = KIND_CODE["shock"]
 
 
@@ -182,15 +183,14 @@ class World:
         """
         if self.risk is not None:
             raise RuntimeError("the risk layer is already enabled")
-        passive = LatencyModel(0)
-        fund = self.venue.connect(None, passive, passive, listens=False)
+        fund = self.venue.connect(None, _PASSIVE, _PASSIVE, listens=False)
         self.venue.accounts[fund.index].collateral = insurance_fund
         self.deposits += insurance_fund
         self.deposits_by_owner[fund.index] = insurance_fund
         self._register("insurance_fund")
         vault_owner = None
         if vault:
-            vault_owner = self.venue.connect(None, passive, passive, listens=False).index
+            vault_owner = self.venue.connect(None, _PASSIVE, _PASSIVE, listens=False).index
             self._register("backstop_vault")
         self.risk = RiskEngine(self.env, self.venue, self.recorder, tiers, rules, fund.index, vault_owner)
         marks = marks or {}
@@ -234,8 +234,7 @@ class World:
         Returns its owner id. The caller keeps positions netting to zero.
         """
         risk = self._risk_engine()
-        passive = LatencyModel(0)
-        conn = self.venue.connect(None, passive, passive, margined=True, listens=False)
+        conn = self.venue.connect(None, _PASSIVE, _PASSIVE, margined=True, listens=False)
         self._register(name)
         account = self.venue.accounts[conn.index]
         account.collateral = collateral
