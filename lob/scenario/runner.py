@@ -240,13 +240,20 @@ def summarize(world: World, cfg: ScenarioConfig, arrays: dict[str, np.ndarray]) 
             "max": _round(float(values.max())),
         }
     risk = world.risk
-    liquidation = (
-        liquidation_summary(
-            arrays, world.instruments, market["instruments"], world.deposits_by_owner[risk.fund_owner]
+    liquidation: dict[str, Any] = {}
+    if risk is not None and "liquidations" in arrays:
+        fund_start = world.deposits_by_owner[risk.fund_owner]
+        liquidation = liquidation_summary(arrays, world.instruments, market["instruments"], fund_start)
+        # The fund's money is not all it has: it holds what it took over, marked here at the last trade.
+        fund = world.venue.accounts[risk.fund_owner]
+        marked = fund.collateral + sum(
+            (fund.cash[i.index] + fund.position[i.index] * world.venue.last_price[i.index]) * i.money_unit
+            for i in world.instruments
         )
-        if risk is not None and "liquidations" in arrays
-        else {}
-    )
+        liquidation["insurance_fund_position_lots"] = {
+            i.symbol: fund.position[i.index] for i in world.instruments
+        }
+        liquidation["insurance_fund_marked_quote"] = _round(marked / MONEY_PER_QUOTE)
     return {
         "liquidations": liquidation,
         "run": {

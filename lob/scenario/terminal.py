@@ -72,7 +72,8 @@ def print_summary(result: RunResult) -> None:
         print(
             f"  insurance fund {liq['insurance_fund_start_quote']:,.0f} -> "
             f"{liq['insurance_fund_end_quote']:,.0f} "
-            f"(min {liq['insurance_fund_min_quote']:,.0f}); bad debt {liq['bad_debt_quote']:,.2f}"
+            f"(min {liq['insurance_fund_min_quote']:,.0f}); with the positions it took over marked at the "
+            f"last trade, {liq['insurance_fund_marked_quote']:,.0f}; bad debt {liq['bad_debt_quote']:,.2f}"
         )
     for group, g in s["traders"].items():
         print(
