@@ -258,3 +258,27 @@ def test_the_progress_bar_counts_simulated_seconds_on_a_terminal(monkeypatch: py
     assert "60.0/120.0" in screen.getvalue() and "sim s" in screen.getvalue()
     with progress_bar(10**9, disable=True) as off:
         assert off is None
+
+
+def test_the_leveraged_flash_crash_cascades_as_the_readme_says() -> None:
+    result = run_config(load_config(ROOT / "configs" / "flash_crash.yaml"), write=False)
+    liq = result.summary["liquidations"]
+    assert liq["liquidations"] == 1212 and liq["deepest_generation"] == 25
+    assert [g["count"] for g in liq["by_generation"][:6]] == [238, 177, 70, 71, 32, 38]
+    assert (round(liq["slippage_mid_bps_median"], 1), round(liq["slippage_mid_bps_p95"], 1)) == (8.6, 14.2)
+    assert round(liq["filled_share"], 2) == 0.05
+    assert liq["bad_debt_quote"] == 0.0
+    assert result.summary["conservation"]["money"]["difference"] == 0
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [([], (1756, 3, 5.63, 93.92)), (["open_interest[0].longs.leverage.max=5"], (0, None, 1.54, 98.45))],
+)
+def test_leverage_is_what_makes_the_small_shock_cascade(
+    overrides: list[str], expected: tuple[int, int | None, float, float]
+) -> None:
+    result = run_config(load_config(ROOT / "configs" / "leverage_cascade.yaml", overrides), write=False)
+    liq, m = result.summary["liquidations"], result.summary["instruments"]["XYZ"]
+    got = (liq["liquidations"], liq["deepest_generation"], round(m["peak_drop_pct"], 2), m["low"])
+    assert got == expected
