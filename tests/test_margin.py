@@ -270,6 +270,12 @@ def test_liquidation_price_edges() -> None:
     assert liquidation_price(1.0, 100.0, 150.0, flat(1.0, 1)) == 0.0
     assert is_liquidatable(1.0, 1e6, 50.0, 100.0, flat(1.0, 1))
     assert not is_liquidatable(1.0, 1e6, 150.0, 100.0, flat(1.0, 1))
+    # Entry in a 100% bracket that never triggers; the liquidation is found in the bracket below:
+    # amount_2 = 1,000 x 99% = 990; LP = (1,100 - 2,000) / (20 x 1% - 20) = 45.45..., notional 909.
+    two = MarginTiers.from_brackets([(1_000, 0.01, 50), (math.inf, 1.0, 1)])
+    lp = liquidation_price(20.0, 100.0, 1_100.0, two)
+    assert lp == pytest.approx(900 / 19.8, rel=1e-12)
+    assert equity(1_100.0, unrealized_pnl(20.0, 100.0, lp)) == pytest.approx(two.maintenance_margin(20 * lp))
     # Above the last cap the last bracket's line is used (no error).
     big = 1e9
     assert BINANCE_BTCUSDT.maintenance_margin(big) == big * 0.5 - 100_016_300

@@ -11,6 +11,8 @@ from lob.agents.execution import ExecutionAgent
 from lob.agents.market_maker import MarketMaker
 from lob.agents.momentum import MomentumTrader
 from lob.agents.noise import NoiseTrader
+from lob.agents.pyramid import PyramidTrader
+from lob.agents.stop_loss import StopLossTrader
 from lob.agents.value import ValueTrader
 from lob.market.feed import Quote
 
@@ -21,7 +23,9 @@ __all__ = [
     "MomentumTrader",
     "NoiseTrader",
     "Order",
+    "PyramidTrader",
     "Quote",
+    "StopLossTrader",
     "Trader",
     "TraderParams",
     "ValueTrader",

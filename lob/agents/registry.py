@@ -17,6 +17,8 @@ BUILTIN_TRADERS: dict[str, str] = {
     "momentum": "lob.agents.momentum:MomentumTrader",
     "market_maker": "lob.agents.market_maker:MarketMaker",
     "execution": "lob.agents.execution:ExecutionAgent",
+    "stop_loss": "lob.agents.stop_loss:StopLossTrader",
+    "pyramid": "lob.agents.pyramid:PyramidTrader",
 }
 
 _DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
