@@ -224,7 +224,7 @@ CASES = [
         "traders[1].type",
         [
             "unknown trader type 'nosie'",
-            "built-in types: execution, market_maker, momentum, noise, value",
+            "built-in types: execution, market_maker, momentum, noise, pyramid, stop_loss, value",
             "did you mean 'noise'?",
         ],
     ),

@@ -32,6 +32,7 @@ EVENT_KINDS: tuple[str, ...] = (
     "index",  # an index-price update as the venue received it: ``value`` in ticks
     "liquidation",  # a margin breach found: ``order_id`` is the liquidation id, ``value`` the trigger mark
     "takeover",  # a position moved off-book: to the insurance fund or backstop vault (``counterparty``)
+    "funding",  # a funding round: ``value`` is the rate paid by longs to shorts
 )
 KIND_CODE: dict[str, int] = {name: i for i, name in enumerate(EVENT_KINDS)}
 

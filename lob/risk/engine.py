@@ -20,7 +20,9 @@ confirms each breach at the then-current mark and liquidates:
 - ``backstop``: as ``market``, unless the account's margin ratio has passed
   ``backstop_ratio`` (equity below maintenance margin / backstop_ratio): then
   the backstop vault takes the whole position at the mark with the remaining
-  collateral, like Hyperliquid's HLP backstop, and holds it.
+  collateral, like Hyperliquid's HLP backstop, and unwinds it as a trader:
+  every ``vault_unwind_interval_ns`` it sends a market order for
+  ``vault_unwind_fraction`` of what it holds (at least one lot).
 
 Money is exact: collateral, fund and vault balances are integer money units
 (1e-8 quote); a position's cash is folded into collateral when it closes, so
@@ -64,6 +66,8 @@ class LiquidationRules:
     partial_fraction: float = 0.2
     cooldown_ns: int = 5_000_000_000
     backstop_ratio: float = 1.5  # margin ratio beyond which the vault takes over (backstop mode)
+    vault_unwind_interval_ns: int = 10_000_000_000  # the vault sells down what it took this often
+    vault_unwind_fraction: float = 0.1  # of its position each time, at market
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -74,6 +78,8 @@ class LiquidationRules:
             raise ValueError("fee_rate, check latency and cooldown must be >= 0")
         if self.backstop_ratio <= 1:
             raise ValueError(f"backstop_ratio must be > 1, got {self.backstop_ratio}")
+        if self.vault_unwind_interval_ns <= 0 or not 0 < self.vault_unwind_fraction <= 1:
+            raise ValueError("the vault's unwind interval must be > 0 and its fraction in (0, 1]")
 
 
 class _Margined:
@@ -290,10 +296,16 @@ class RiskEngine:
     def _partial(self, step: _Step) -> None:
         a = self.venue.accounts[step.owner]
         pos = abs(a.position[step.ii])
-        lots = max(1, math.ceil(pos * self.rules.partial_fraction))
-        final = lots >= pos
-        self._close(step, min(lots, pos), final=final)
+        # round() first: 100 x 0.07 is 7.000000000000001 in floats, and a 7% step of 100 lots is 7 lots
+        lots = max(1, math.ceil(round(pos * self.rules.partial_fraction, 9)))
+        # A bankrupt account (no equity left) is not stepped down: all of it goes now, as in market mode.
+        final = lots >= pos or self.equity(step.owner) <= 0
+        filled = self._close(step, pos if final else lots, final=final)
         if final or not a.position[step.ii]:
+            return
+        if not filled:
+            # Nothing bid above bankruptcy: stepping again would find the same. Take the rest over now.
+            self._close(step, abs(a.position[step.ii]), final=True)
             return
 
         def again(_ev: simpy.Event) -> None:
@@ -313,8 +325,11 @@ class RiskEngine:
         ev = self.env.timeout(self.rules.cooldown_ns)
         ev.callbacks.append(again)
 
-    def _close(self, step: _Step, lots: int, final: bool) -> None:
-        """Sends the forced IOC; takes over what it left if ``final``; settles money; logs the row."""
+    def _close(self, step: _Step, lots: int, final: bool) -> int:
+        """Sends the forced IOC; takes over what it left if ``final``; settles money; logs the row.
+
+        Returns the lots it filled in the book.
+        """
         venue, ii, owner = self.venue, step.ii, step.owner
         a = venue.accounts[owner]
         inst = self.instruments[ii]
@@ -342,6 +357,7 @@ class RiskEngine:
             self._reindex(owner, ii)
         mode = "partial" if self.rules.mode == "partial" else "market"
         self._record(step, side, lots, result, takeover, shortfall, fee, bad, inst, mode)
+        return result.filled
 
     def _has_positions(self, owner: int) -> bool:
         return any(self.venue.accounts[owner].position)

@@ -56,6 +56,7 @@ from lob.scenario.fields import (
     empty_if_none,
 )
 from lob.scenario.risk_config import (
+    FundingConfig,
     LiquidationConfig,
     MarginConfig,
     MarginTiersSpec,
@@ -157,6 +158,7 @@ class VenueConfig(ConfigModel):
         default_factory=lambda: LiquidationConfig()
     )
     insurance_fund: NonNegativeFloat = 0.0  # quote currency at the start
+    funding: Annotated[FundingConfig, NoneIsEmpty] = Field(default_factory=lambda: FundingConfig())
 
     @property
     def effective_return_latency(self) -> LatencyConfig:

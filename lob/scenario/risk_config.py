@@ -67,6 +67,21 @@ class LiquidationConfig(ConfigModel):
     partial_fraction: Float = Field(default=0.2, gt=0, le=1)  # of the position closed per step (partial)
     cooldown: Duration = 5_000_000_000  # between partial steps
     backstop_ratio: Float = Field(default=1.5, gt=1, le=100)  # margin ratio past which the vault takes over
+    vault_unwind_interval: PositiveDuration = 10_000_000_000  # the vault sells down what it took this often
+    vault_unwind_fraction: Float = Field(default=0.1, gt=0, le=1)  # of its position each time
+
+
+class FundingConfig(ConfigModel):
+    """``venue.funding``: payments between longs and shorts; ``interval`` 0 (the default) turns them off.
+
+    Rates are per interval (fractions): Binance USD-M's rule, F = P + clamp(I - P, -clamp, clamp),
+    capped at +-cap, with P the average premium of the mark over the index.
+    """
+
+    interval: Duration = 0
+    interest: Float = Field(default=0.0001, ge=-0.01, le=0.01)
+    clamp: NonNegativeFloat = Field(default=0.0005, le=0.01)
+    cap: NonNegativeFloat = Field(default=0.0075, le=0.1)
 
 
 class MarginConfig(ConfigModel):

@@ -29,7 +29,7 @@ from lob.risk.open_interest import open_interest
 from lob.scenario.config import LatencyConfig, ScenarioConfig, trader_names
 from lob.scenario.loader import dump_config, load_config
 from lob.scenario.risk_config import MarginConfig, OpenInterestConfig, tiers_from
-from lob.scenario.world import LatencySpec, MarkSpec, World
+from lob.scenario.world import FundingSpec, LatencySpec, MarkSpec, World
 from lob.seeding import spawn_rng
 
 if TYPE_CHECKING:
@@ -123,7 +123,11 @@ def _enable_risk(world: World, cfg: ScenarioConfig, instruments: list[Instrument
         partial_fraction=liq.partial_fraction,
         cooldown_ns=liq.cooldown,
         backstop_ratio=liq.backstop_ratio,
+        vault_unwind_interval_ns=liq.vault_unwind_interval,
+        vault_unwind_fraction=liq.vault_unwind_fraction,
     )
+    f = venue.funding
+    funding = FundingSpec(f.interval, f.interest, f.clamp, f.cap) if f.interval else None
     spec = MarkSpec(mark.method, mark.interval, mark.index_latency, mark.index_interval, mark.ma_window)
     world.enable_risk(
         tiers,
@@ -131,6 +135,7 @@ def _enable_risk(world: World, cfg: ScenarioConfig, instruments: list[Instrument
         insurance_fund=round(venue.insurance_fund * MONEY_PER_QUOTE),
         marks={inst.index: spec for inst in instruments if inst.perpetual},
         vault=liq.mode == "backstop",
+        funding=funding,
     )
 
 

@@ -27,6 +27,7 @@ from lob.market.latency import UNIFORM, LatencyModel
 from lob.market.snapshots import BookSnapshots
 from lob.market.venue import Venue
 from lob.risk.engine import LiquidationRules, RiskEngine
+from lob.risk.funding import Funding
 from lob.risk.prices import MarkPrice
 from lob.risk.tiers import MarginTiers
 from lob.seeding import spawn_rng
@@ -59,6 +60,25 @@ class MarkSpec:
     index_latency_ns: int = 0
     index_interval_ns: int = 1_000_000_000
     ma_window: int = 30
+
+
+def _premium_sampler(payer: Funding, mark: MarkPrice) -> Callable[[int, float, tuple[int, int], int], None]:
+    """A mark listener that hands each mark and the index it was computed with to ``payer``."""
+
+    def sample(_ii: int, value: float, _cause: tuple[int, int], _seq: int) -> None:
+        payer.sample(value, mark.index)
+
+    return sample
+
+
+@dataclass(frozen=True)
+class FundingSpec:
+    """Funding payments of perpetuals (see :class:`lob.risk.funding.Funding`); rates per interval."""
+
+    interval_ns: int = 8 * 3_600 * SECOND
+    interest: float = 0.0001
+    clamp: float = 0.0005
+    cap: float = 0.0075
 
 
 class World:
@@ -105,6 +125,7 @@ class World:
         self._names: set[str] = set()
         self.risk: RiskEngine | None = None
         self.marks: dict[int, MarkPrice] = {}
+        self.funding: dict[int, Funding] = {}
         self.deposits = 0  # money units of collateral put in (accounts, fund): what conservation counts
         self.deposits_by_owner: dict[int, int] = {}
         self._snapshots: BookSnapshots | None = None
@@ -174,6 +195,7 @@ class World:
         insurance_fund: int = 0,
         marks: dict[int, MarkSpec] | None = None,
         vault: bool = False,
+        funding: FundingSpec | None = None,
     ) -> RiskEngine:
         """Margin, mark prices and liquidations for the instruments with ``tiers`` (the perpetuals).
 
@@ -211,6 +233,19 @@ class World:
             )
             mark.listeners.append(self.risk.on_mark)
             self.marks[ii] = mark
+            if funding is not None:
+                payer = Funding(
+                    self.env,
+                    self.venue,
+                    ii,
+                    fund.index,
+                    interval_ns=funding.interval_ns,
+                    interest=funding.interest,
+                    clamp=funding.clamp,
+                    cap=funding.cap,
+                )
+                mark.listeners.insert(0, _premium_sampler(payer, mark))
+                self.funding[ii] = payer
         return self.risk
 
     def _risk_engine(self) -> RiskEngine:
