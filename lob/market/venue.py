@@ -248,6 +248,18 @@ class Venue:
             if kind == _CANCEL:
                 qty = book.order_qty(oid)
                 price = book.order_price(oid)
+            elif (
+                kind == _REPLACE
+                and conn.live is not None
+                and self.risk is not None
+                and qty > book.order_qty(oid)
+                and not self.risk.allows(owner, ii, side, qty - book.order_qty(oid), price)
+            ):  # a replace that grows the order needs margin for the extra lots
+                self._log_command(
+                    now, kind, conn, ii, oid, side, price, qty, 0, _REJECTED, _NO_MARGIN, stp, sent, cause
+                )
+                self._queue(conn, (ACK, oid, kind, _REJECTED, _NO_MARGIN, 0, 0, price))
+                return _REJECTED
         elif (
             conn.live is not None
             and not cause

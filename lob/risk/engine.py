@@ -228,6 +228,12 @@ class RiskEngine:
         after = pos + side * qty
         if abs(after) <= abs(pos):
             return True
+        # Orders already resting on the same side would add to the position too (Binance counts open
+        # orders in the initial margin): the worst case is that they all fill.
+        live = self.venue.connections[owner].live
+        if live:
+            book = self.venue.books[ii]
+            after += side * sum(book.order_qty(o) for o in live if o in book and book.order_side(o) == side)
         inst = self.instruments[ii]
         value_ticks = price or self._mark(ii)
         need = abs(after) * value_ticks * inst.money_unit / m.leverage
@@ -252,10 +258,11 @@ class RiskEngine:
         if not crossed:
             return
         ev = self.env.timeout(self.rules.check_latency_ns)
-        ev.callbacks.append(lambda _ev: self._check(ii, crossed, mark, cause, seq))
+        seen: int = self.env._now  # type: ignore[assignment]
+        ev.callbacks.append(lambda _ev: self._check(ii, crossed, mark, cause, seq, seen))
 
     def _check(
-        self, ii: int, candidates: list[int], trigger: float, cause: tuple[int, int], seq: int
+        self, ii: int, candidates: list[int], trigger: float, cause: tuple[int, int], seq: int, seen: int
     ) -> None:
         for owner in candidates:
             m = self.accounts[owner]
@@ -264,9 +271,11 @@ class RiskEngine:
             if self.equity(owner) >= self.maintenance(owner):
                 self._reindex(owner, ii)  # a tier or another position moved it: re-file, no breach
                 continue
-            self._liquidate(owner, ii, trigger, cause, seq)
+            self._liquidate(owner, ii, trigger, cause, seq, seen)
 
-    def _liquidate(self, owner: int, ii: int, trigger: float, cause: tuple[int, int], seq: int) -> None:
+    def _liquidate(
+        self, owner: int, ii: int, trigger: float, cause: tuple[int, int], seq: int, seen: int
+    ) -> None:
         venue = self.venue
         m = self.accounts[owner]
         m.busy = True
@@ -275,7 +284,7 @@ class RiskEngine:
         parent_generation, parent = cause
         generation = parent_generation + 1 if parent else 0
         venue.cause_generation[liq_id] = generation
-        found_ns: int = self.env._now  # type: ignore[assignment]
+        found_ns = seen  # the mark update that showed the breach; execution follows the check latency
         lp, bp = self.prices(owner, ii)
         lots = abs(venue.accounts[owner].position[ii])
         venue.log_row(_LIQUIDATION, owner, ii, liq_id, round(trigger), lots, trigger, parent)
@@ -300,13 +309,9 @@ class RiskEngine:
         lots = max(1, math.ceil(round(pos * self.rules.partial_fraction, 9)))
         # A bankrupt account (no equity left) is not stepped down: all of it goes now, as in market mode.
         final = lots >= pos or self.equity(step.owner) <= 0
-        filled = self._close(step, pos if final else lots, final=final)
-        if final or not a.position[step.ii]:
-            return
-        if not filled:
-            # Nothing bid above bankruptcy: stepping again would find the same. Take the rest over now.
-            self._close(step, abs(a.position[step.ii]), final=True)
-            return
+        self._close(step, pos if final else lots, final=final)
+        if final or not a.position[step.ii] or not self.accounts[step.owner].busy:
+            return  # closed, or taken over because the step found nothing to fill
 
         def again(_ev: simpy.Event) -> None:
             if not a.position[step.ii]:
@@ -328,7 +333,8 @@ class RiskEngine:
     def _close(self, step: _Step, lots: int, final: bool) -> int:
         """Sends the forced IOC; takes over what it left if ``final``; settles money; logs the row.
 
-        Returns the lots it filled in the book.
+        A non-final (partial) step that fills nothing becomes final: the fund
+        takes over the whole position. Returns the lots filled in the book.
         """
         venue, ii, owner = self.venue, step.ii, step.owner
         a = venue.accounts[owner]
@@ -338,6 +344,11 @@ class RiskEngine:
         # Never trade through bankruptcy: a sell is limited at or above it, a buy at or below.
         limit = max(1, math.ceil(step.bp)) if side < 0 else max(1, math.floor(step.bp))
         result = venue.execute_forced(owner, ii, side, lots, limit, step.liq_id)
+        if not final and not result.filled:
+            # A partial step that found no bid above bankruptcy: stepping again would find the same,
+            # so the fund takes the whole position over now (one row for the breach, not two).
+            final = True
+            lots = abs(a.position[ii])
         left = lots - result.filled
         takeover = 0
         if final and left:

@@ -94,6 +94,8 @@ class Funding:
             if pos > 0:
                 longs_paid += payment
         venue.accounts[self.fund_owner].collateral += net  # the rounding remainder: sums are exact
+        if venue.risk is not None:  # collateral moved: liquidation prices moved with it
+            venue.risk.positions_changed([(k, ii) for k, a in enumerate(venue.accounts) if a.position[ii]])
         self.rates.append((self.env._now, rate))  # type: ignore[arg-type]
         venue.log_row(_FUNDING, -1, ii, 0, 0, 0, rate)
         return longs_paid

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lob.errors import LobError
 from lob.market.instrument import Instrument
 
 
@@ -56,10 +57,11 @@ def open_interest(
     weights = np.exp(s_sigma * rng.standard_normal(n_short)) if s_median is not None else np.ones(n_short)
     total = int(lots.sum())
     if n_short > total:
-        raise ValueError(f"{n_short} short accounts cannot share {total} lots of open interest")
-    share = np.floor(weights / weights.sum() * total).astype(np.int64)
-    share = np.maximum(share, 1)
-    share[np.argmax(share)] += total - int(share.sum())  # the rounding goes to the largest short
+        raise LobError(f"open interest: {n_short} short accounts cannot share the longs' {total} lots")
+    # Every short holds at least one lot; the rest is split by weight, rounding down, and what
+    # rounding leaves goes to the largest, so the shares are positive and sum to the longs' total.
+    share = 1 + np.floor(weights / weights.sum() * (total - n_short)).astype(np.int64)
+    share[np.argmax(weights)] += total - int(share.sum())
     short_lev = _leverages(rng, n_short, s_lo, s_hi)
 
     long_holdings = []

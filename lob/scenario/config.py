@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import builtins
 import difflib
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -40,6 +41,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from lob.agents.base import Trader
 from lob.agents.registry import BUILTIN_TRADERS, TraderLookupError, resolve_trader
 from lob.core.codes import MAX_PRICE
+from lob.market.instrument import MONEY_PER_QUOTE
 from lob.scenario.durations import Duration, DurationError, format_duration, parse_duration
 from lob.scenario.fields import (
     Bool,
@@ -113,6 +115,16 @@ class InstrumentConfig(ConfigModel):
                 f"({round(price / tick)} ticks)",
             )
         return price
+
+    @model_validator(mode="after")
+    def _notional_unit_is_whole_money(self) -> InstrumentConfig:
+        exact = Decimal(repr(self.tick_size)) * Decimal(repr(self.lot_size)) * MONEY_PER_QUOTE
+        if exact != exact.to_integral_value():
+            raise ValueError(
+                f"tick_size x lot_size = {exact / MONEY_PER_QUOTE} must be a multiple of 1e-8 (money is kept "
+                "in whole units of 1e-8 quote)"
+            )
+        return self
 
     @property
     def price_ticks(self) -> int:
@@ -463,6 +475,7 @@ def _cross_field_problems(data: dict[str, Any]) -> list[InitErrorDetails]:
                     problems.append(_error(("traders", i, "name"), "duplicate_name", message, name))
                     break
                 traders_named[trader] = i
+    problems.extend(_risk_problems(data, symbols))
     return problems
 
 
@@ -472,6 +485,81 @@ def trader_names(group_name: str, count: int) -> list[str]:
     A trader's name keys its random streams, so it must not depend on the order of the groups.
     """
     return [group_name] if count == 1 else [f"{group_name}-{k}" for k in range(count)]
+
+
+RESERVED_NAMES = ("insurance_fund", "backstop_vault")  # accounts the risk layer opens
+
+
+def _risk_problems(data: dict[str, Any], symbols: list[str] | None) -> list[InitErrorDetails]:
+    """Leverage needs a perpetual; open-interest accounts and traders must not share names."""
+    problems: list[InitErrorDetails] = []
+    instruments = data.get("instruments")
+    perpetuals: set[str] = set()
+    if isinstance(instruments, list):
+        perpetuals = {
+            i["symbol"]
+            for i in instruments
+            if isinstance(i, dict) and i.get("kind") == "perpetual" and isinstance(i.get("symbol"), str)
+        }
+    first = symbols[0] if symbols else None
+    traders = data.get("traders")
+    trader_names_seen: set[str] = set()
+    if isinstance(traders, list):
+        for i, group in enumerate(traders):
+            if not isinstance(group, dict):
+                continue
+            instrument = group.get("instrument", first)
+            if group.get("margin") is not None and symbols is not None and instrument not in perpetuals:
+                message = (
+                    f"margin needs a perpetual instrument; {instrument!r} is spot (set its kind: perpetual)"
+                )
+                problems.append(_error(("traders", i, "margin"), "margin_on_spot", message, group["margin"]))
+            name = group.get("name")
+            if name is None and isinstance(group.get("type"), str):
+                name = default_group_name(group["type"])
+            count = group.get("count", 1)
+            if (
+                isinstance(name, str)
+                and isinstance(count, int)
+                and not isinstance(count, bool)
+                and count >= 1
+            ):
+                if name in RESERVED_NAMES:
+                    message = f"the name {name!r} is the risk layer's own account; choose another"
+                    problems.append(_error(("traders", i, "name"), "reserved_name", message, name))
+                trader_names_seen.update(trader_names(name, min(count, 1_000_000)))
+    profiles = data.get("open_interest")
+    if isinstance(profiles, list):
+        seen: dict[str, int] = {}
+        for k, oi in enumerate(profiles):
+            if not isinstance(oi, dict):
+                continue
+            instrument = oi.get("instrument")
+            if instrument is None:
+                if symbols is not None and not perpetuals:
+                    message = "open interest needs a perpetual instrument, and none is declared"
+                    problems.append(_error(("open_interest", k), "no_perpetual", message, oi))
+            elif symbols is not None and instrument not in perpetuals:
+                what = "an undeclared instrument" if instrument not in symbols else "a spot instrument"
+                message = f"open interest needs a perpetual; {instrument!r} is {what}"
+                problems.append(
+                    _error(("open_interest", k, "instrument"), "oi_instrument", message, instrument)
+                )
+            name = oi.get("name", "oi")
+            if not isinstance(name, str):
+                continue
+            if name in seen:
+                message = f"duplicate open-interest name {name!r} (open_interest[{seen[name]}] has it too)"
+                problems.append(_error(("open_interest", k, "name"), "duplicate_name", message, name))
+            seen[name] = k
+            clash = sorted(
+                t for t in trader_names_seen if re.fullmatch(rf"{re.escape(name)}-(long|short)-\d+", t)
+            )
+            if clash or name in RESERVED_NAMES:
+                taken = clash[0] if clash else name
+                message = f"its accounts are named {name}-long-K and {name}-short-K; {taken!r} is taken"
+                problems.append(_error(("open_interest", k, "name"), "duplicate_name", message, name))
+    return problems
 
 
 def _declared_symbols(instruments: Any, problems: list[InitErrorDetails]) -> list[str] | None:
