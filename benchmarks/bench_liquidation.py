@@ -14,20 +14,27 @@ like, the same accounts are liquidated at every size:
   Passive accounts send no orders and draw from their own random stream, so
   the market, and who is liquidated, should not depend on N.
 
-The script checks that (the count, and the set of accounts liquidated, read
-from ``liquidations.parquet``) and says so when it does not hold. The cost of
-a mark update is the time spent in ``RiskEngine.on_mark`` (the engine's
-listener on the mark price: it asks the liquidation index which accounts the
-mark crossed); the breach checks that follow (``RiskEngine._check``) are
-timed too. Both are wrapped in the built world before it runs.
+The script checks that (orders, log events and liquidations counted, and the
+liquidated accounts in order, read back from ``liquidations.parquet``, none of
+them cold) and says so when it does not hold. The cost of a mark update is
+the time spent in ``RiskEngine.on_mark`` (the engine's listener on the mark
+price: it asks the liquidation index which accounts the mark crossed); the
+breach checks that follow (``RiskEngine._check``) are timed too. Both are
+wrapped in the built world before it runs. Cyclic garbage collection is timed
+in each phase (``gc.callbacks``): with N accounts alive a full collection
+walks all of them, the one cost of N that can land inside the simulation.
 
-The baseline of the ratios is the smallest size, run in the same process.
-Sizes run in ascending order, ``--repeat`` rounds (default 3), the fastest
-of each phase counts. Prints a table, the ratios largest/smallest, the
-target of the issue (100,000 accounts simulate in at most 2x the wall time of
-1,000), peak RSS, and writes JSON (``--json``). ``--profile`` adds a cProfile
-table of the simulation of the smallest and the largest size (it slows the
-run; those figures are not the benchmark's). No assertion on timings anywhere.
+The baseline of the ratios is the smallest size, run in the same process after
+an uncounted warm-up run. Sizes run in ascending order, ``--repeat`` rounds
+(default 3); a size's figures are those of its fastest simulation, with the
+fastest build, write and total of its rounds. Untimed, after the rounds, each
+size's world is built once more under ``tracemalloc`` for its memory, and one
+full collection is timed with it alive. Prints a table, the ratios
+largest/smallest, the target of the issue (100,000 accounts simulate in at
+most 2x the wall time of 1,000), peak RSS, and writes JSON (``--json``).
+``--profile`` adds a cProfile table of the simulation of the smallest and the
+largest size (it slows the run; those figures are not the benchmark's). No
+assertion on timings anywhere.
 
     python benchmarks/bench_liquidation.py
     python benchmarks/bench_liquidation.py --json benchmarks/results/liquidation.json
@@ -41,10 +48,12 @@ import cProfile
 import gc
 import io
 import json
+import os
 import pstats
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -53,7 +62,7 @@ from typing import Any, ParamSpec, TypeVar
 from unittest import mock
 
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
-from bench_core import current_rss_mb, machine_info, peak_rss_mb
+from bench_core import machine_info, peak_rss_mb
 
 import lob.scenario.runner as runner
 from lob.scenario.config import ScenarioConfig
@@ -67,6 +76,7 @@ DEFAULT_SIZES = (1_000, 10_000, 100_000)
 COLD = "cold"  # name of the low-leverage profile; its accounts are ``cold-long-<k>``, ``cold-short-<k>``
 COLD_LEVERAGE = {"min": 1.0, "max": 2.0}
 COLD_SHORT_SHARE = 0.01  # as the config's 3,000 longs to 30 shorts
+BUSY_LOAD = 0.3  # a 1-minute load average above this before the runs means other jobs are running
 TARGET_RATIO = 2.0  # simulate time of the largest size over the smallest (the issue's target)
 
 P = ParamSpec("P")
@@ -82,6 +92,8 @@ def scenario(config: Path, accounts: int, hot_longs: int) -> tuple[ScenarioConfi
     if not base.open_interest:
         raise SystemExit(f"{config} has no open_interest profile to keep")
     hot = base.open_interest[0].model_dump(mode="json")
+    if hot_longs < 1:
+        raise SystemExit("--hot-longs must be at least 1")
     hot["longs"]["count"] = hot_longs
     hot_total = hot_longs + hot["shorts"]["count"]
     cold_total = accounts - hot_total
@@ -137,7 +149,7 @@ class CallTimer:
 
 
 class Probe:
-    """What one run measured inside the world: mark updates, breach checks, the RSS the build took."""
+    """What one run measured inside the world: mark updates, breach checks, garbage collection."""
 
     def __init__(self) -> None:
         self.on_mark = CallTimer()
@@ -148,7 +160,6 @@ class Probe:
         self.gc_full = {"build": 0, "simulate": 0, "write": 0}  # collections of the oldest generation
         self._gc_started = 0.0
         self.index_size = 0  # accounts in the liquidation indexes when the run starts
-        self.rss_build_mb = 0.0
 
     def instrument(self, world: World) -> None:
         """Times ``on_mark`` (where the mark prices call it) and ``_check`` of the world's risk engine."""
@@ -204,9 +215,7 @@ def probed(probe: Probe, profiler: cProfile.Profile | None) -> Iterator[None]:
 
     def build_and_probe(cfg: ScenarioConfig) -> World:
         probe.phase = "build"
-        before = current_rss_mb()
         world = build(cfg)
-        probe.rss_build_mb = current_rss_mb() - before
         probe.instrument(world)
         setattr(world, "run", probe.simulating(world.run, profiler))  # noqa: B010
         return world
@@ -248,10 +257,31 @@ def run_once(cfg: ScenarioConfig, profiler: cProfile.Profile | None = None) -> d
         "check_s": probe.check.seconds,
         "check_candidates": probe.candidates,
         "indexed_accounts": probe.index_size,
-        "rss_build_mb": probe.rss_build_mb,
         "gc_s": probe.gc_s,
         "gc_full_collections": probe.gc_full,
     }
+
+
+def world_memory(cfg: ScenarioConfig) -> tuple[float, float]:
+    """MB of Python heap (tracemalloc) the built world holds, and seconds of one full collection with it.
+
+    Untimed: tracing slows the build. The collection is timed once tracing has
+    stopped, the second after the build (the first collects the build's garbage).
+    """
+    gc.collect()
+    tracemalloc.start()
+    try:
+        world = runner.build_world(cfg)
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    gc.collect()
+    t0 = time.perf_counter()
+    gc.collect()
+    full_gc_s = time.perf_counter() - t0
+    del world
+    gc.collect()
+    return held / 2**20, full_gc_s
 
 
 def best(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -304,6 +334,9 @@ def print_report(fig: dict[str, Any]) -> None:
         f"best of {fig['repeat']}"
     )
     print(f"machine: {m['cpu']}, {m['cpu_count']} CPUs, {m['platform']}, python {m['python']}")
+    before = fig["load_average"]["before"][0]
+    busy = "  (other jobs were running: every figure is slowed)" if before > BUSY_LOAD else ""
+    print(f"load average (1 min) before the runs: {before:.2f}{busy}")
     c, hot = sizes[0]["counts"], fig["hot_leverage"]
     print(
         f"hot accounts (the config's profile): {c['hot_longs']:,} longs at {hot['min']:g}-{hot['max']:g}x, "
@@ -312,7 +345,7 @@ def print_report(fig: dict[str, Any]) -> None:
     head = (
         f"{'accounts':>9}{'build s':>9}{'simulate s':>11}{'write s':>9}{'total s':>9}"
         f"{'gc s':>7}{'liquidations':>13}{'liq/s':>7}{'marks':>7}{'on_mark us':>11}{'check us':>10}"
-        f"{'build MB':>9}{'peak MB':>9}"
+        f"{'world MB':>9}{'peak MB':>9}"
     )
     print(head)
     for s in sizes:
@@ -321,21 +354,27 @@ def print_report(fig: dict[str, Any]) -> None:
             f"{s['total_s']:>9.3f}{s['gc_s']['simulate']:>7.3f}{s['liquidations']:>13,}"
             f"{s['liquidations_per_simulate_s']:>7,.0f}"
             f"{s['mark_updates']:>7,}{s['on_mark_us']:>11.2f}{s['check_us']:>10.1f}"
-            f"{s['rss_build_mb']:>9.1f}{s['peak_rss_mb']:>9.1f}"
+            f"{s['world_mb']:>9.1f}{s['peak_rss_mb']:>9.1f}"
         )
     print(
         "\n(gc s: cyclic garbage collection during simulate, part of it; liq/s: liquidations per second "
         "of simulate time;\n on_mark us: mean per mark update; check us: mean per breach check, covering "
-        "every account it was handed;\n build MB: RSS the build added; peak MB: peak RSS of the process "
-        "once this size has run)"
+        "every account it was handed;\n world MB: Python heap the built world holds (tracemalloc); "
+        "peak MB: peak RSS of the process once this size has run)"
     )
-    print(f"\n{'accounts':>9}{'build us/account':>18}{'gc s: build':>13}{'simulate':>10}{'write':>8}")
+    print(
+        f"\n{'accounts':>9}{'build us/account':>18}{'world B/account':>17}"
+        f"{'one full gc ms':>15}{'gc s (full collections): build':>32}{'simulate':>14}{'write':>14}"
+    )
     for s in sizes:
-        gc_s = s["gc_s"]
-        print(
-            f"{s['accounts']:>9,}{s['build_s'] / s['accounts'] * 1e6:>18.1f}{gc_s['build']:>13.3f}"
-            f"{gc_s['simulate']:>10.3f}{gc_s['write']:>8.3f}"
+        gc_s, full = s["gc_s"], s["gc_full_collections"]
+        cells = "".join(
+            f"{f'{gc_s[phase]:.3f} ({full[phase]})':>{width}}"
+            for phase, width in (("build", 32), ("simulate", 14), ("write", 14))
         )
+        n = s["accounts"]
+        per_account = f"{s['build_s'] / n * 1e6:>18.1f}{s['world_mb'] * 2**20 / n:>17,.0f}"
+        print(f"{n:>9,}{per_account}{s['full_gc_s'] * 1e3:>15.1f}{cells}")
     cons = fig["consistency"]
     if cons["same"]:
         print(
@@ -380,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = sorted(set(args.sizes))
     repeat = max(1, args.repeat)
     cfgs = {n: scenario(config, n, args.hot_longs) for n in sizes}
+    load_before = os.getloadavg()
 
     warm = run_once(cfgs[sizes[0]][0])  # imports, first-touch allocations and caches: not counted
     print(f"warm-up, {sizes[0]:,} accounts (not counted): simulate {warm['simulate_s']:.3f} s", flush=True)
@@ -405,6 +445,7 @@ def main(argv: list[str] | None = None) -> int:
         row["liquidations_per_simulate_s"] = row["liquidations"] / row["simulate_s"]
         row["check_us"] = row["check_s"] / row["checks"] * 1e6 if row["checks"] else float("nan")
         row["peak_rss_mb"] = peaks[n]
+        row["world_mb"], row["full_gc_s"] = world_memory(cfgs[n][0])
         rows.append(row)
     small, large = rows[0], rows[-1]
     ratios = {
@@ -431,6 +472,7 @@ def main(argv: list[str] | None = None) -> int:
             "pass": bool(same and ratios["simulate_s"] <= TARGET_RATIO),
         },
         "peak_rss_mb": peak_rss_mb(),
+        "load_average": {"before": load_before, "after": os.getloadavg()},  # 1, 5, 15 min: other jobs?
         "machine": machine_info(),
         "command_line": " ".join([Path(sys.executable).name, *sys.argv]),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -173,7 +173,7 @@ class Venue:
         and is told nothing.
         """
         conn = Connection(trader, len(self.connections), entry, ret, listens and trader is not None)
-        if margined:
+        if margined and trader is not None:  # a passive account sends nothing: no orders to track
             conn.live = set()
         self.connections.append(conn)
         self.accounts.append(SpotAccount(len(self.instruments)))
