@@ -38,9 +38,9 @@ liquidation caused.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import simpy
 
@@ -123,6 +123,18 @@ class RiskEngine:
             recorder["liquidations"].append if "liquidations" in recorder.enabled else None
         )
         venue.risk = self
+        if vault_owner is not None:
+            env.process(self._unwind_vault(vault_owner))
+
+    def _unwind_vault(self, vault: int) -> Generator[simpy.Event, Any, None]:
+        """The backstop vault sells down (or buys back) what it took over, a slice at a time, at market."""
+        while True:
+            yield self.env.timeout(self.rules.vault_unwind_interval_ns)
+            for inst in self.instruments:
+                pos = self.venue.accounts[vault].position[inst.index]
+                if pos:
+                    lots = max(1, math.ceil(abs(pos) * self.rules.vault_unwind_fraction))
+                    self.venue.execute_forced(vault, inst.index, -1 if pos > 0 else 1, lots, 0, 0)
 
     # -- ACCOUNTS ------------------------------------------------------------
 
