@@ -800,3 +800,36 @@ def test_bad_risk_values_are_rejected_with_clear_messages(
     assert (problem.source, problem.line, problem.path) == ("risk.yaml", line, path)
     for word in words:
         assert word in problem.message
+
+
+def test_the_backstop_vault_unwinds_what_it_took_a_slice_at_a_time() -> None:
+    # As above, but run for 3.5 s: the vault (unwind every 10 s by default) is told to sell 30% a
+    # second; X's 10 lots go ceil(3), then ceil(2.1), ceil(1.5) into the 100-lot bid at 9,000.
+    world = World(
+        [PERP],
+        seed=1,
+        duration_ns=3_500 * MS,
+        fundamentals=[FundamentalProcess.constant(float(PRICE), 3_500 * MS)],
+        latency=LatencySpec(ENTRY_LATENCY, 0),
+    )
+    rules = LiquidationRules(
+        mode="backstop", check_latency_ns=CHECK, fee_rate=FEE_RATE, backstop_ratio=1.5,
+        vault_unwind_interval_ns=SECOND, vault_unwind_fraction=0.3,
+    )  # fmt: skip
+    world.enable_risk([flat(MMR, 50)], rules, insurance_fund=FUND * Q, vault=True,
+                      marks={0: MarkSpec(method="last", interval_ns=10 * MS)})  # fmt: skip
+    long_account(world, "X", 4_500)
+    shorts(world, 10)
+    resting(world, "ladder", [(9_590, 1), (9_000, 100)])
+    market_sell(world, 50 * MS, 1)
+    world.run()
+    risk = risk_of(world)
+    assert risk.vault_owner is not None
+    vault_orders = [
+        (int(r["time_ns"]), int(r["side"]), int(r["qty_lots"]), int(r["cause"]))
+        for r in events(world, "market")
+        if r["agent"] == risk.vault_owner
+    ]
+    assert vault_orders == [(1 * SECOND, -1, 3, 0), (2 * SECOND, -1, 3, 0), (3 * SECOND, -1, 2, 0)]
+    assert world.venue.accounts[risk.vault_owner].position[0] == 2
+    assert_exact_money(world)
