@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from sortedcontainers import SortedList
@@ -332,3 +332,35 @@ def test_100_000_accounts_fit_in_a_few_tens_of_mb() -> None:
 def test_docstring_examples() -> None:
     failed, attempted = doctest.testmod(index_module)
     assert attempted > 0 and failed == 0
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([1, -1]), st.sampled_from([0.0, 1.0, 99.5, 100.0, 101.0, math.inf])),
+        max_size=60,
+    ),
+    st.lists(st.floats(0.5, 150.0), min_size=1, max_size=5),
+)
+def test_set_many_files_accounts_exactly_as_set_does(
+    entries: list[tuple[int, float]], marks: list[float]
+) -> None:
+    one, many = LiquidationIndex(), LiquidationIndex()
+    items = [(account, side, price) for account, (side, price) in enumerate(entries)]
+    for account, side, price in items:
+        one.set(account, side, price)
+    many.set_many(items)
+    assert list(one.longs()) == list(many.longs()) and list(one.shorts()) == list(many.shorts())
+    for mark in marks:
+        assert one.crossed(mark) == many.crossed(mark)
+
+
+def test_set_many_refuses_accounts_already_filed_and_leaves_the_index_unchanged() -> None:
+    index = LiquidationIndex()
+    index.set(1, 1, 90.0)
+    with pytest.raises(ValueError, match="already in the index"):
+        index.set_many([(2, 1, 95.0), (1, -1, 110.0)])
+    with pytest.raises(ValueError, match="already in the index"):
+        index.set_many([(3, 1, 95.0), (3, 1, 96.0)])
+    with pytest.raises(ValueError, match="NaN"):
+        index.set_many([(4, 1, math.nan)])
+    assert list(index.longs()) == [(1, 90.0)] and list(index.shorts()) == [] and len(index) == 1

@@ -18,7 +18,7 @@ class Instrument:
     ``tick_size`` is the price increment in quote currency, ``lot_size`` the
     quantity increment in base units. The core sees only int64 ticks and lots;
     conversion happens here, at the edges. A notional ``price_ticks * qty_lots``
-    is worth ``tick_size * lot_size`` quote units (:attr:`notional_unit`); cash
+    is worth ``tick_size * lot_size`` quote units (``notional_unit``); cash
     is kept in those integer units so that trades conserve it exactly.
     """
 
@@ -29,6 +29,8 @@ class Instrument:
     perpetual: bool = False  # a perpetual future: margined, with mark and index prices
     #: Money units per notional unit (``tick_size * lot_size * MONEY_PER_QUOTE``), exact.
     money_unit: int = field(init=False, repr=False, compare=False)
+    #: Quote currency per unit of ``price_ticks * qty_lots`` (computed once: it is read per account).
+    notional_unit: float = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         exact = Decimal(repr(self.tick_size)) * Decimal(repr(self.lot_size)) * MONEY_PER_QUOTE
@@ -38,11 +40,7 @@ class Instrument:
                 "multiple of 1e-8 (the money unit)"
             )
         object.__setattr__(self, "money_unit", int(exact))
-
-    @property
-    def notional_unit(self) -> float:
-        """Quote currency per unit of ``price_ticks * qty_lots``."""
-        return float(Decimal(repr(self.tick_size)) * Decimal(repr(self.lot_size)))
+        object.__setattr__(self, "notional_unit", float(exact / MONEY_PER_QUOTE))
 
     def to_ticks(self, price: float) -> int:
         """Nearest tick to ``price`` (quote currency)."""

@@ -146,6 +146,21 @@ class RiskEngine:
         for ii in range(len(self.instruments)):
             self._reindex(owner, ii)
 
+    def add_accounts(self, owners: list[int], leverages: list[float]) -> None:
+        """:meth:`add_account` for many accounts holding one instrument each, filed in the index in bulk."""
+        batches: dict[int, list[tuple[int, int, float]]] = {}
+        for owner, leverage in zip(owners, leverages, strict=True):
+            if not leverage >= 1:
+                raise ValueError(f"leverage must be >= 1, got {leverage}")
+            self.accounts[owner] = _Margined(owner, leverage)
+            position = self.venue.accounts[owner].position
+            for ii, pos in enumerate(position):
+                if pos and self.tiers[ii] is not None:
+                    lp, _ = self.prices(owner, ii)
+                    batches.setdefault(ii, []).append((owner, 1 if pos > 0 else -1, lp))
+        for ii, items in batches.items():
+            self.indexes[ii].set_many(items)
+
     @property
     def fund_balance(self) -> int:
         """The insurance fund's money (positions it took over are not in it)."""

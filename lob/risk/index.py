@@ -114,6 +114,37 @@ class LiquidationIndex:
         keys[account] = key
         entries.add(key)
 
+    def set_many(self, items: list[tuple[int, int, float]]) -> None:
+        """Insert many new ``(account, side, liq_price)`` at once: one sorted merge per side.
+
+        For loading thousands of accounts (an open-interest profile): sorting n
+        keys in C instead of n insertions. Every account must be new, and
+        appear once; otherwise (or for a NaN price or a bad side) ``ValueError``
+        and the index is left unchanged. Approximately O(n log n).
+        """
+        longs: list[tuple[float, int]] = []
+        shorts: list[tuple[float, int]] = []
+        seen: set[int] = set()
+        for account, side, liq_price in items:
+            if account in seen or account in self._long_keys or account in self._short_keys:
+                raise ValueError(f"account {account} is already in the index (use set() to move it)")
+            seen.add(account)
+            price = float(liq_price) + 0.0  # + 0.0 turns -0.0 into 0.0
+            if price != price:
+                raise ValueError(f"liquidation price of account {account} is NaN")
+            if side == LONG:
+                longs.append((-price, account))
+            elif side == SHORT:
+                shorts.append((price, account))
+            else:
+                raise ValueError(f"side must be +1 (long) or -1 (short), not {side!r}")
+        for key in longs:
+            self._long_keys[key[1]] = key
+        for key in shorts:
+            self._short_keys[key[1]] = key
+        self._longs.update(longs)
+        self._shorts.update(shorts)
+
     def remove(self, account: int) -> None:
         """Take ``account`` out of the index; a no-op if it is absent. Approximately O(log n)."""
         key = self._long_keys.pop(account, None)

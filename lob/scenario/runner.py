@@ -167,13 +167,10 @@ def _open_interest(world: World, oi: OpenInterestConfig, instruments: list[Instr
         ),
     )
     for side, holdings in (("long", longs), ("short", shorts)):
-        for k, h in enumerate(holdings):
-            world.add_account(
-                f"{oi.name}-{side}-{k}",
-                collateral=h.collateral,
-                leverage=h.leverage,
-                positions={inst.index: (h.lots, h.cash)},
-            )
+        world.add_accounts(
+            [f"{oi.name}-{side}-{k}" for k in range(len(holdings))],
+            [(h.collateral, h.leverage, {inst.index: (h.lots, h.cash)}) for h in holdings],
+        )
 
 
 def trader_summary(world: World) -> dict[str, Any]:

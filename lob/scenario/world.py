@@ -332,6 +332,29 @@ class World:
             self.env.run(until=t + 1 if t == self.duration_ns else t)
             progress(t)
 
+    def add_accounts(
+        self, names: list[str], holdings: list[tuple[int, float, dict[int, tuple[int, int]]]]
+    ) -> list[int]:
+        """:meth:`add_account` for many passive accounts: ``(collateral, leverage, positions)`` each.
+
+        The liquidation engine files them all at once. Returns their owner ids.
+        """
+        risk = self._risk_engine()
+        owners = []
+        for name, (collateral, _leverage, positions) in zip(names, holdings, strict=True):
+            conn = self.venue.connect(None, _PASSIVE, _PASSIVE, margined=True, listens=False)
+            self._register(name)
+            account = self.venue.accounts[conn.index]
+            account.collateral = collateral
+            self.deposits += collateral
+            self.deposits_by_owner[conn.index] = collateral
+            for ii, (lots, cash) in positions.items():
+                account.position[ii] = lots
+                account.cash[ii] = cash
+            owners.append(conn.index)
+        risk.add_accounts(owners, [h[1] for h in holdings])
+        return owners
+
     def money(self) -> dict[str, int]:
         """The exact money ledger (money units): what was deposited and where it is now.
 
