@@ -24,8 +24,6 @@ from lob.eventlog.rundir import check_writable
 from lob.eventlog.summary import market_summary
 from lob.market.fundamental import FundamentalProcess, Shock
 from lob.market.instrument import MONEY_PER_QUOTE, Instrument
-from lob.risk.engine import LiquidationRules
-from lob.risk.open_interest import open_interest
 from lob.scenario.config import LatencyConfig, ScenarioConfig, trader_names
 from lob.scenario.loader import dump_config, load_config
 from lob.scenario.risk_config import MarginConfig, OpenInterestConfig, tiers_from
@@ -111,6 +109,8 @@ def build_world(cfg: ScenarioConfig) -> World:
 
 def _enable_risk(world: World, cfg: ScenarioConfig, instruments: list[Instrument]) -> None:
     """Margin tiers for the perpetuals, their mark prices, the liquidation engine and the fund."""
+    from lob.risk.engine import LiquidationRules  # only runs with perpetuals load the risk layer
+
     venue, liq, mark = cfg.venue, cfg.venue.liquidation, cfg.venue.mark
     tiers = [
         tiers_from(c.margin_tiers) if inst.perpetual else None
@@ -145,6 +145,8 @@ def _money_and_leverage(margin: MarginConfig | None) -> tuple[int, float] | None
 
 def _open_interest(world: World, oi: OpenInterestConfig, instruments: list[Instrument], seed: int) -> None:
     """The profile's passive accounts, named ``<name>-long-<k>`` and ``<name>-short-<k>``."""
+    from lob.risk.open_interest import open_interest
+
     inst = (
         next(i for i in instruments if i.symbol == oi.instrument)
         if oi.instrument

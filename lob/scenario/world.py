@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import simpy
@@ -26,11 +26,13 @@ from lob.market.instrument import Instrument
 from lob.market.latency import UNIFORM, LatencyModel
 from lob.market.snapshots import BookSnapshots
 from lob.market.venue import Venue
-from lob.risk.engine import LiquidationRules, RiskEngine
-from lob.risk.funding import Funding
-from lob.risk.prices import MarkPrice
-from lob.risk.tiers import MarginTiers
 from lob.seeding import spawn_rng
+
+if TYPE_CHECKING:  # the risk layer loads only for runs with perpetuals (memory: see bench_sim)
+    from lob.risk.engine import LiquidationRules, RiskEngine
+    from lob.risk.funding import Funding
+    from lob.risk.prices import MarkPrice
+    from lob.risk.tiers import MarginTiers
 
 SECOND = 1_000_000_000
 _PASSIVE = LatencyModel(0)  # the latency of accounts that never send: shared, it is never drawn from
@@ -205,6 +207,10 @@ class World:
         """
         if self.risk is not None:
             raise RuntimeError("the risk layer is already enabled")
+        from lob.risk.engine import RiskEngine
+        from lob.risk.funding import Funding
+        from lob.risk.prices import MarkPrice
+
         fund = self.venue.connect(None, _PASSIVE, _PASSIVE, listens=False)
         self.venue.accounts[fund.index].collateral = insurance_fund
         self.deposits += insurance_fund
