@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from lob.eventlog.summary import _round
+from lob.eventlog.summary import round_sig
 from lob.market.instrument import MONEY_PER_QUOTE, Instrument
 
 
@@ -40,18 +40,18 @@ def liquidation_summary(
     by_generation = []
     for g in np.unique(liq["generation"]).tolist():
         rows = liq["generation"] == g
-        count, total = int(rows.sum()), _round(float(notional[rows].sum()))
+        count, total = int(rows.sum()), round_sig(float(notional[rows].sum()))
         by_generation.append({"generation": g, "count": count, "notional_quote": total})
     slippage = liq["slippage_mid_bps"][~np.isnan(liq["slippage_mid_bps"])]
     fund = liq["fund_balance"]
     out: dict[str, Any] = {
         "liquidations": len(liq),
-        "liquidated_notional_quote": _round(float(notional.sum())) if len(liq) else 0.0,
-        "filled_share": _round(float(liq["filled_lots"].sum() / closed.sum())) if closed.sum() else None,
+        "liquidated_notional_quote": round_sig(float(notional.sum())) if len(liq) else 0.0,
+        "filled_share": round_sig(float(liq["filled_lots"].sum() / closed.sum())) if closed.sum() else None,
         "by_generation": by_generation,
         "deepest_generation": int(liq["generation"].max()) if len(liq) else None,
-        "slippage_mid_bps_median": _round(float(np.median(slippage))) if len(slippage) else None,
-        "slippage_mid_bps_p95": _round(float(np.percentile(slippage, 95))) if len(slippage) else None,
+        "slippage_mid_bps_median": round_sig(float(np.median(slippage))) if len(slippage) else None,
+        "slippage_mid_bps_p95": round_sig(float(np.percentile(slippage, 95))) if len(slippage) else None,
         "insurance_fund_start_quote": fund_start / MONEY_PER_QUOTE,
         "insurance_fund_min_quote": min(fund_start, int(fund.min())) / MONEY_PER_QUOTE if len(liq) else None,
         "insurance_fund_end_quote": int(fund[-1]) / MONEY_PER_QUOTE

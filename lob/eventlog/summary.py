@@ -53,7 +53,7 @@ def peak_drop(values: np.ndarray) -> PeakDrop:
     return PeakDrop(float(drops[trough]), peak, trough)
 
 
-def _round(x: float | None) -> float | None:
+def round_sig(x: float | None) -> float | None:
     """``x`` to :data:`_DIGITS` significant digits; None for None, NaN and infinities."""
     if x is None or not math.isfinite(x):
         return None
@@ -94,13 +94,13 @@ def _trade_stats(price: np.ndarray, qty: np.ndarray, inst: Instrument) -> dict[s
     return {
         "fills": len(price),
         "volume_lots": volume,
-        "volume_base": _round(volume * inst.lot_size),
-        "notional_quote": _round(notional * inst.notional_unit),
-        "vwap": _round(notional / volume * inst.tick_size) if volume else None,
-        "open": _round(float(price[0]) * inst.tick_size) if has else None,
-        "high": _round(float(price.max()) * inst.tick_size) if has else None,
-        "low": _round(float(price.min()) * inst.tick_size) if has else None,
-        "close": _round(float(price[-1]) * inst.tick_size) if has else None,
+        "volume_base": round_sig(volume * inst.lot_size),
+        "notional_quote": round_sig(notional * inst.notional_unit),
+        "vwap": round_sig(notional / volume * inst.tick_size) if volume else None,
+        "open": round_sig(float(price[0]) * inst.tick_size) if has else None,
+        "high": round_sig(float(price.max()) * inst.tick_size) if has else None,
+        "low": round_sig(float(price.min()) * inst.tick_size) if has else None,
+        "close": round_sig(float(price[-1]) * inst.tick_size) if has else None,
     }
 
 
@@ -121,10 +121,10 @@ def _drop_stats(time_ns: np.ndarray, mid2: np.ndarray) -> dict[str, Any]:
     regained = np.flatnonzero(2 * (mid2[drop.trough :] - trough) >= fall)
     half = int(time_ns[drop.trough + regained[0]] - time_ns[drop.trough]) if len(regained) else None
     return {
-        "peak_drop_pct": _round(100.0 * drop.fraction),
+        "peak_drop_pct": round_sig(100.0 * drop.fraction),
         "peak_time_ns": int(time_ns[drop.peak]),
         "trough_time_ns": int(time_ns[drop.trough]),
-        "recovered_share": _round((int(mid2[-1]) - trough) / fall),
+        "recovered_share": round_sig((int(mid2[-1]) - trough) / fall),
         "half_recovery_ns": half,
     }
 
@@ -141,17 +141,17 @@ def _book_stats(book: np.ndarray, inst: Instrument) -> dict[str, Any]:
     has = len(mid2) > 0
     return {
         "snapshots": len(book),
-        "mid_first": _round(float(mid2[0]) * half_tick) if has else None,
-        "mid_last": _round(float(mid2[-1]) * half_tick) if has else None,
-        "mid_min": _round(float(mid2.min()) * half_tick) if has else None,
-        "mid_max": _round(float(mid2.max()) * half_tick) if has else None,
+        "mid_first": round_sig(float(mid2[0]) * half_tick) if has else None,
+        "mid_last": round_sig(float(mid2[-1]) * half_tick) if has else None,
+        "mid_min": round_sig(float(mid2.min()) * half_tick) if has else None,
+        "mid_max": round_sig(float(mid2.max()) * half_tick) if has else None,
         **_drop_stats(time_ns, mid2),
-        "spread_ticks_median": _round(_median(spread)),
-        "spread_ticks_mean": _round(_mean(spread)),
-        "spread_bps_median": _round(_median(spread_bps)),
-        "spread_bps_mean": _round(_mean(spread_bps)),
-        "depth_bid_lots_mean": _round(_mean(book["bid_lots"])),
-        "depth_ask_lots_mean": _round(_mean(book["ask_lots"])),
+        "spread_ticks_median": round_sig(_median(spread)),
+        "spread_ticks_mean": round_sig(_mean(spread)),
+        "spread_bps_median": round_sig(_median(spread_bps)),
+        "spread_bps_mean": round_sig(_mean(spread_bps)),
+        "depth_bid_lots_mean": round_sig(_mean(book["bid_lots"])),
+        "depth_ask_lots_mean": round_sig(_mean(book["ask_lots"])),
     }
 
 

@@ -140,14 +140,10 @@ class RiskEngine:
 
     def add_account(self, owner: int, leverage: float) -> None:
         """Watch ``owner``'s positions; ``leverage`` bounds the margin its orders may use."""
-        if not leverage >= 1:
-            raise ValueError(f"leverage must be >= 1, got {leverage}")
-        self.accounts[owner] = _Margined(owner, leverage)
-        for ii in range(len(self.instruments)):
-            self._reindex(owner, ii)
+        self.add_accounts([owner], [leverage])
 
     def add_accounts(self, owners: list[int], leverages: list[float]) -> None:
-        """:meth:`add_account` for many accounts holding one instrument each, filed in the index in bulk."""
+        """:meth:`add_account` for many new accounts, filed in the liquidation index in bulk."""
         batches: dict[int, list[tuple[int, int, float]]] = {}
         for owner, leverage in zip(owners, leverages, strict=True):
             if not leverage >= 1:
@@ -190,9 +186,7 @@ class RiskEngine:
 
     def _mark(self, ii: int) -> float:
         mark = self.marks[ii]
-        if math.isnan(mark):
-            return float(self.venue.last_price[ii] or self.instruments[ii].to_ticks(1.0))
-        return mark
+        return float(self.venue.last_price[ii]) if math.isnan(mark) else mark
 
     def prices(self, owner: int, ii: int) -> tuple[float, float]:
         """``(liquidation price, bankruptcy price)`` of ``owner``'s position in ``ii``, ticks."""
@@ -401,10 +395,18 @@ class RiskEngine:
         return any(self.venue.accounts[owner].position)
 
     def _settle_closed(self, owner: int, fee: int) -> tuple[int, int, int]:
-        """A closed account: cash becomes collateral; what is left goes to the fund, a deficit comes from it.
+        """A closed account: what is left goes to the fund, a deficit comes from it.
 
         Returns ``(shortfall, fee, bad_debt)`` in money units; shortfall is
         what the fund gained (+) or paid (-), the fee included.
+        """
+        kept, paid, bad = self._settle(owner, self.fund_owner)
+        return (kept, min(fee, kept), 0) if kept else (-paid, 0, bad)
+
+    def _settle(self, owner: int, heir: int) -> tuple[int, int, int]:
+        """Folds ``owner``'s cash into its collateral; ``heir`` takes what is left, the fund covers a hole.
+
+        Returns ``(taken by the heir, paid by the fund, bad debt)``, money units.
         """
         a = self.venue.accounts[owner]
         for inst in self.instruments:
@@ -413,14 +415,13 @@ class RiskEngine:
             a.cash[ii] = 0
         left = a.collateral
         if left >= 0:
-            self._move(owner, self.fund_owner, left)
-            return left, min(fee, left), 0
-        fund = self.fund_balance
-        paid = min(-left, max(fund, 0))
+            self._move(owner, heir, left)
+            return left, 0, 0
+        paid = min(-left, max(self.fund_balance, 0))
         self._move(self.fund_owner, owner, paid)
         bad = -left - paid
         self.bad_debt += bad
-        return -paid, 0, bad
+        return 0, paid, bad
 
     def _move(self, src: int, dst: int, money: int) -> None:
         if money:
@@ -437,21 +438,9 @@ class RiskEngine:
         pos = a.position[ii]
         price = max(1, round(self._mark(ii)))
         venue.transfer_position(owner, self.vault_owner, ii, pos, price, step.liq_id)
-        shortfall = 0
-        for inst in self.instruments:
-            j = inst.index
-            a.collateral += a.cash[j] * inst.money_unit
-            a.cash[j] = 0
-        left = a.collateral
-        if left >= 0:
-            self._move(owner, self.vault_owner, left)
-            bad = 0
-        else:  # the vault takes over a bankrupt account: the fund covers the hole, as far as it can
-            paid = min(-left, max(self.fund_balance, 0))
-            self._move(self.fund_owner, owner, paid)
-            shortfall = -paid
-            bad = -left - paid
-            self.bad_debt += bad
+        # The vault takes what collateral is left; a bankrupt account's hole is the fund's, as far as it can.
+        _, paid, bad = self._settle(owner, self.vault_owner)
+        shortfall = -paid
         self._finish(owner)
         empty = _NoFill(math.nan)
         inst = self.instruments[ii]

@@ -21,7 +21,7 @@ import numpy as np
 
 from lob.eventlog.liquidation_summary import liquidation_summary
 from lob.eventlog.rundir import check_writable
-from lob.eventlog.summary import market_summary
+from lob.eventlog.summary import market_summary, round_sig
 from lob.market.fundamental import FundamentalProcess, Shock
 from lob.market.instrument import MONEY_PER_QUOTE, Instrument
 from lob.scenario.config import LatencyConfig, ScenarioConfig, trader_names
@@ -203,11 +203,11 @@ def trader_summary(world: World) -> dict[str, Any]:
         pnls.setdefault(trader.group, []).append(pnl)
     for name, g in groups.items():
         values = np.array(pnls[name], dtype=float)
-        g["cash_quote"] = _round(g["cash_quote"])
-        g["fees_quote"] = _round(g["fees_quote"])
-        g["pnl_quote"] = _round(float(values.sum()))
-        g["pnl_min_quote"] = _round(float(values.min()))
-        g["pnl_max_quote"] = _round(float(values.max()))
+        g["cash_quote"] = round_sig(g["cash_quote"])
+        g["fees_quote"] = round_sig(g["fees_quote"])
+        g["pnl_quote"] = round_sig(float(values.sum()))
+        g["pnl_min_quote"] = round_sig(float(values.min()))
+        g["pnl_max_quote"] = round_sig(float(values.max()))
     return groups
 
 
@@ -228,20 +228,16 @@ def conservation(world: World) -> dict[str, Any]:
     }
 
 
-def _round(x: float) -> float:
-    return float(f"{x:.10g}")
-
-
 def summarize(world: World, cfg: ScenarioConfig, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
     """The run's ``summary.json``: deterministic for a config and seed (no wall times)."""
     market = market_summary(arrays, world.instruments, world.duration_ns)
     for inst, process in zip(world.instruments, world.fundamentals, strict=True):
         values = process.values
         market["instruments"][inst.symbol]["fundamental"] = {
-            "start": _round(float(values[0])),
-            "end": _round(float(process.value(world.duration_ns))),
-            "min": _round(float(values.min())),
-            "max": _round(float(values.max())),
+            "start": round_sig(float(values[0])),
+            "end": round_sig(float(process.value(world.duration_ns))),
+            "min": round_sig(float(values.min())),
+            "max": round_sig(float(values.max())),
         }
     risk = world.risk
     liquidation: dict[str, Any] = {}
@@ -257,7 +253,7 @@ def summarize(world: World, cfg: ScenarioConfig, arrays: dict[str, np.ndarray]) 
         liquidation["insurance_fund_position_lots"] = {
             i.symbol: fund.position[i.index] for i in world.instruments
         }
-        liquidation["insurance_fund_marked_quote"] = _round(marked / MONEY_PER_QUOTE)
+        liquidation["insurance_fund_marked_quote"] = round_sig(marked / MONEY_PER_QUOTE)
     return {
         "liquidations": liquidation,
         "run": {
@@ -273,7 +269,7 @@ def summarize(world: World, cfg: ScenarioConfig, arrays: dict[str, np.ndarray]) 
         "traders": trader_summary(world),
         "venue": {
             "fee_income_quote": {
-                inst.symbol: _round(world.venue.fee_income[inst.index] * inst.notional_unit)
+                inst.symbol: round_sig(world.venue.fee_income[inst.index] * inst.notional_unit)
                 for inst in world.instruments
             }
         },

@@ -238,6 +238,7 @@ class World:
                 ma_window=spec.ma_window,
             )
             mark.listeners.append(self.risk.on_mark)
+            self.risk.marks[ii] = mark.mark  # the opening mark (the index): margin checks need one from t = 0
             self.marks[ii] = mark
             if funding is not None:
                 payer = Funding(
@@ -274,18 +275,30 @@ class World:
         watches it like any margined account. ``collateral`` is money units.
         Returns its owner id. The caller keeps positions netting to zero.
         """
+        return self.add_accounts([name], [(collateral, leverage, positions)])[0]
+
+    def add_accounts(
+        self, names: list[str], holdings: list[tuple[int, float, dict[int, tuple[int, int]]]]
+    ) -> list[int]:
+        """:meth:`add_account` for many passive accounts: ``(collateral, leverage, positions)`` each.
+
+        The liquidation engine files them all at once. Returns their owner ids.
+        """
         risk = self._risk_engine()
-        conn = self.venue.connect(None, _PASSIVE, _PASSIVE, margined=True, listens=False)
-        self._register(name)
-        account = self.venue.accounts[conn.index]
-        account.collateral = collateral
-        self.deposits += collateral
-        self.deposits_by_owner[conn.index] = collateral
-        for ii, (lots, cash) in positions.items():
-            account.position[ii] = lots
-            account.cash[ii] = cash
-        risk.add_account(conn.index, leverage)
-        return conn.index
+        owners = []
+        for name, (collateral, _leverage, positions) in zip(names, holdings, strict=True):
+            conn = self.venue.connect(None, _PASSIVE, _PASSIVE, margined=True, listens=False)
+            self._register(name)
+            account = self.venue.accounts[conn.index]
+            account.collateral = collateral
+            self.deposits += collateral
+            self.deposits_by_owner[conn.index] = collateral
+            for ii, (lots, cash) in positions.items():
+                account.position[ii] = lots
+                account.cash[ii] = cash
+            owners.append(conn.index)
+        risk.add_accounts(owners, [h[1] for h in holdings])
+        return owners
 
     def _instrument(self, instrument: Instrument | str | None) -> Instrument:
         if instrument is None:
@@ -337,29 +350,6 @@ class World:
             t = min(t + step, self.duration_ns)
             self.env.run(until=t + 1 if t == self.duration_ns else t)
             progress(t)
-
-    def add_accounts(
-        self, names: list[str], holdings: list[tuple[int, float, dict[int, tuple[int, int]]]]
-    ) -> list[int]:
-        """:meth:`add_account` for many passive accounts: ``(collateral, leverage, positions)`` each.
-
-        The liquidation engine files them all at once. Returns their owner ids.
-        """
-        risk = self._risk_engine()
-        owners = []
-        for name, (collateral, _leverage, positions) in zip(names, holdings, strict=True):
-            conn = self.venue.connect(None, _PASSIVE, _PASSIVE, margined=True, listens=False)
-            self._register(name)
-            account = self.venue.accounts[conn.index]
-            account.collateral = collateral
-            self.deposits += collateral
-            self.deposits_by_owner[conn.index] = collateral
-            for ii, (lots, cash) in positions.items():
-                account.position[ii] = lots
-                account.cash[ii] = cash
-            owners.append(conn.index)
-        risk.add_accounts(owners, [h[1] for h in holdings])
-        return owners
 
     def money(self) -> dict[str, int]:
         """The exact money ledger (money units): what was deposited and where it is now.
