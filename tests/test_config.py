@@ -94,7 +94,10 @@ def test_minimal_config_gets_every_default() -> None:
     assert (cfg.venue.feed_latency, cfg.venue.feed_depth) == (200_000, 0)
     assert cfg.venue.fees == FeesConfig(maker_bps=0.0, taker_bps=0.0)
     assert cfg.outputs.snapshot_interval == 1_000_000_000
-    assert (cfg.outputs.depth, cfg.outputs.tables) == (10, ["events", "trades", "book", "liquidations"])
+    assert (cfg.outputs.depth, cfg.outputs.tables) == (
+        10,
+        ["events", "trades", "book", "liquidations", "adl"],
+    )
     group = cfg.traders[0]
     assert (group.name, group.count, group.instrument, group.latency) == ("spreadtrader", 1, "XYZ", None)
 

@@ -377,7 +377,7 @@ CASES = [
         BASE + "outputs:\n  tables: [events, trade]\n",
         15,
         "outputs.tables[1]",
-        ["expected one of: events, trades, book, liquidations; got 'trade'", "did you mean 'trades'?"],
+        ["expected one of: events, trades, book, liquidations, adl; got 'trade'", "did you mean 'trades'?"],
     ),
     (
         "duplicate-table",

@@ -236,7 +236,7 @@ def test_manifest_lists_versions_rows_files_and_instruments(tmp_path: Path) -> N
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed"] == 7
     assert manifest["schema_version"] == SCHEMA_VERSION
-    assert manifest["rows"] == {"events": 5, "trades": 1, "book": 3, "liquidations": 0}
+    assert manifest["rows"] == {"events": 5, "trades": 1, "book": 3, "liquidations": 0, "adl": 0}
     assert set(manifest["versions"]) == {"lob", "python", "numpy", "pyarrow", "pandas", "simpy"}
     assert manifest["versions"]["lob"] == lob.__version__
     assert manifest["instruments"] == [
@@ -273,6 +273,7 @@ def test_files_are_written_in_order_manifest_last(tmp_path: Path, monkeypatch: p
         "trades.parquet",
         "book.parquet",
         "liquidations.parquet",
+        "adl.parquet",
         "summary.json",
         "manifest.json",
     ]

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from lob.errors import LobError
 from lob.eventlog.rundir import CONFIG_FILE, MANIFEST_FILE, SCHEMA_VERSION, SUMMARY_FILE
-from lob.eventlog.schema import AGENTS, BOOK, EVENTS, INSTRUMENTS, LIQUIDATIONS, TRADES, TableSchema
+from lob.eventlog.schema import ADL, AGENTS, BOOK, EVENTS, INSTRUMENTS, LIQUIDATIONS, TRADES, TableSchema
 from lob.market.instrument import MONEY_PER_QUOTE, Instrument
 
 if TYPE_CHECKING:
@@ -84,6 +84,11 @@ class RunData:
     def liquidations(self) -> pd.DataFrame:
         """One row per forced order, with its slippage and what it cost the insurance fund."""
         return self._table(LIQUIDATIONS, _add_liquidation_floats)
+
+    @cached_property
+    def adl(self) -> pd.DataFrame:
+        """One row per auto-deleveraging close or clawback."""
+        return self._table(ADL, _add_adl_floats)
 
     def verify(self) -> None:
         """Check every file against the manifest's size and sha256.
@@ -248,5 +253,17 @@ def _add_liquidation_floats(df: pd.DataFrame, instruments: list[Instrument]) -> 
         df[column] = df[f"{column}_ticks"].to_numpy() * np.append(np.asarray(ticks), np.nan)[codes]
     for column in ("qty", "filled", "takeover"):
         df[column] = _scale(df[f"{column}_lots"].to_numpy(), codes, lots)
-    for column in ("shortfall", "fee", "bad_debt", "fund_balance"):
+    for column in ("shortfall", "fee", "bad_debt", "fund_balance", "deficit"):
+        df[f"{column}_quote"] = df[column].to_numpy() / MONEY_PER_QUOTE
+    df["adl"] = _scale(df["adl_lots"].to_numpy(), codes, lots)
+
+
+def _add_adl_floats(df: pd.DataFrame, instruments: list[Instrument]) -> None:
+    """Prices in quote currency, sizes in base units, PnL and equity in quote."""
+    codes = _instrument_codes(df)
+    ticks = np.append(np.asarray([i.tick_size for i in instruments]), np.nan)
+    df["price"] = df["price_ticks"].to_numpy() * ticks[codes]
+    df["mark"] = df["mark_ticks"].to_numpy() * ticks[codes]
+    df["qty"] = _scale(df["qty_lots"].to_numpy(), codes, [i.lot_size for i in instruments])
+    for column in ("pnl_before", "pnl_after", "equity_after"):
         df[f"{column}_quote"] = df[column].to_numpy() / MONEY_PER_QUOTE

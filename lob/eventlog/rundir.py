@@ -20,7 +20,7 @@ import numpy as np
 from lob.errors import LobError
 
 #: Version of the run directory's layout (tables, columns, manifest keys); bump on any change.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 CONFIG_FILE = "config.yaml"
 SUMMARY_FILE = "summary.json"

@@ -33,6 +33,12 @@ EVENT_KINDS: tuple[str, ...] = (
     "liquidation",  # a margin breach found: ``order_id`` is the liquidation id, ``value`` the trigger mark
     "takeover",  # a position moved off-book: to the insurance fund or backstop vault (``counterparty``)
     "funding",  # a funding round: ``value`` is the rate paid by longs to shorts
+    "adl",  # an auto-deleveraging close: ``agent`` the bankrupt account, ``counterparty`` the one closed
+    "clawback",  # socialized loss: ``value`` the money (quote) taken from ``agent``'s profit
+    "halt",  # trading stops: ``order_id`` 1 limit up/limit down, 2 market-wide; ``value`` its length in s
+    "resume",  # trading resumes after a halt
+    "limit_state",  # a trade outside the LULD band: ``value`` the reference price, ticks
+    "limit_state_end",  # trades are back inside the band
 )
 KIND_CODE: dict[str, int] = {name: i for i, name in enumerate(EVENT_KINDS)}
 
@@ -42,6 +48,8 @@ STATUSES: tuple[str, ...] = tuple(s.name.lower() for s in sorted(Status))
 REASONS: tuple[str, ...] = (
     *(r.name.lower() for r in sorted(Reason)),
     "insufficient_margin",  # a margined account's order would need more margin than it has
+    "price_band",  # priced beyond the venue's band around its reference price
+    "halted",  # the instrument is halted and the venue rejects orders while it is
 )
 REASON_CODE: dict[str, int] = {name: i for i, name in enumerate(REASONS)}
 
@@ -177,8 +185,48 @@ LIQUIDATIONS = TableSchema(
         ),
         Column("parent_id", "i8", doc="the liquidation whose price move triggered this one; 0 none"),
         Column("trigger_seq", "i8", doc="events.seq of the mark update that triggered it"),
+        Column("adl_lots", "i8", doc="lots closed against other accounts by auto-deleveraging"),
+        Column(
+            "deficit",
+            "i8",
+            doc="money units the remainder would have cost the fund at the mark, covered by ADL instead",
+        ),
     ),
     "one row per forced order, with its slippage and what it cost the insurance fund",
 )
 
-TABLES: dict[str, TableSchema] = {t.name: t for t in (EVENTS, TRADES, BOOK, LIQUIDATIONS)}
+#: Labels of ``adl.policy``: the ranking and allocation rules of :mod:`lob.risk.adl`.
+ADL_POLICIES: tuple[str, ...] = (
+    "bitmex",
+    "binance",
+    "hyperliquid",
+    "dydx",
+    "pro_rata_size",
+    "pro_rata_profit",
+    "socialized_loss",
+)
+
+ADL = TableSchema(
+    "adl",
+    (
+        Column("seq", "i8", doc="sequence number of the close's row (kind adl or clawback) in events"),
+        Column("time_ns", "i8"),
+        Column("liquidation_id", "i8", doc="the liquidation whose bankrupt remainder this covers"),
+        Column("wave", "i4", doc="1, 2, ...: closes less than the wave gap apart share a wave"),
+        Column("policy", "i1", ADL_POLICIES),
+        Column("instrument", "i2", INSTRUMENTS),
+        Column("bankrupt", "i4", AGENTS, "the liquidated account"),
+        Column("counterparty", "i4", AGENTS, "the account deleveraged (or clawed back from)"),
+        Column("side", "i1", doc="the counterparty's side in the close: +1 buys back a short"),
+        Column("rank_score", "f8", doc="its score under the policy (NaN where the policy ranks nobody)"),
+        Column("qty_lots", "i8", doc="lots closed (0 for a clawback)"),
+        Column("price_ticks", "f8", doc="price of the close (NaN for a clawback)"),
+        Column("mark_ticks", "f8", doc="the mark at the close"),
+        Column("pnl_before", "i8", doc="counterparty's PnL in the instrument at the mark, money units"),
+        Column("pnl_after", "i8", doc="the same just after the close or clawback, money units"),
+        Column("equity_after", "i8", doc="counterparty's equity at the mark after it, money units"),
+    ),
+    "one row per auto-deleveraging close or clawback",
+)
+
+TABLES: dict[str, TableSchema] = {t.name: t for t in (EVENTS, TRADES, BOOK, LIQUIDATIONS, ADL)}

@@ -31,6 +31,7 @@ from lob.market.latency import LatencyModel
 
 if TYPE_CHECKING:
     from lob.agents.base import Trader
+    from lob.market.breakers import CircuitBreakers
 
 # A message from a trader: (kind, order_id, side, price_ticks, qty_lots, stp, sent_ns, instrument).
 Message = tuple[int, int, int, int, int, int, int, int]
@@ -116,6 +117,9 @@ class Venue:
     attached (``venue.risk``), margined accounts' orders are checked for
     margin on arrival, their live orders are tracked, and each change of
     their positions is reported, so that liquidation prices stay current.
+    With circuit breakers attached (``venue.breakers``, see
+    :mod:`lob.market.breakers`), each client message passes them before the
+    book, and each command that trades reports its fills to them.
     """
 
     def __init__(
@@ -147,6 +151,7 @@ class Venue:
         self._pending: dict[Connection, list[tuple[Any, ...]]] = {}
         self._trades: list[list[tuple[int, int, int]]] = [[] for _ in self.instruments]
         self.risk: RiskHooks | None = None
+        self.breakers: CircuitBreakers | None = None  # price bands and halts (lob.market.breakers), if any
         self.margined: list[bool] = []  # per owner id
         #: Generation of each liquidation id, and per instrument the (generation, id) of the deepest
         #: liquidation whose forced order traded since the mark was last read (see take_mark_cause).
@@ -221,9 +226,15 @@ class Venue:
             conn.outbox = None  # later sends at this instant start a new batch
         now: int = self.env._now  # type: ignore[assignment]
         touched: list[int] = []
+        breakers = self.breakers  # read once a batch: without breakers a message costs one local test
         for msg in batch:
             ii = msg[7]
-            self._execute(conn, msg, now)
+            if breakers is None:
+                self._execute(conn, msg, now)
+            else:
+                admitted = breakers.admit(conn, msg, now)
+                if admitted is not None:
+                    self._execute(conn, admitted, now)
             if ii not in touched:
                 touched.append(ii)
         self._reply(now)
@@ -295,11 +306,14 @@ class Venue:
                 live.add(oid)
             else:
                 live.discard(oid)
-        if book.fill_count:
-            self._book_fills(book.take_fill_tuples(), ii, now, sent, cause)
+        fills = book.take_fill_tuples() if book.fill_count else None
+        if fills is not None:
+            self._book_fills(fills, ii, now, sent, cause)
         if stp:
             for rec in book.take_stp_cancels().tolist():
                 self._stp_cancelled(rec, ii, now)
+        if fills is not None and self.breakers is not None:
+            self.breakers.after_trades(ii, now, fills, cause)  # may halt: after the command's own rows
         if self._changed:
             changed, self._changed = self._changed, []
             assert self.risk is not None
@@ -314,7 +328,8 @@ class Venue:
         """Runs a forced (liquidation) IOC now, for ``owner``, limited at ``limit`` ticks (0: market).
 
         The liquidation engine sits in the venue and has waited its own check
-        latency already, so the order meets the book at once. It is logged and
+        latency already, so the order meets the book at once: price bands and
+        halts do not stop it (its fills still reach the breakers). It is logged and
         its fills booked like any order's, carrying ``cause`` (the liquidation
         id); the owner hears of the fills, not of the order. Returns the
         execution figures the liquidations table needs.
@@ -339,12 +354,17 @@ class Venue:
         )
 
     def cancel_all_for(self, owner: int, cause: int) -> int:
-        """Cancels every live order of a margined account now (a liquidation starts with this)."""
+        """Cancels every live order of a margined account now (a liquidation starts with this).
+
+        Orders the circuit breakers hold for a resumption are dropped too.
+        """
         conn = self.connections[owner]
-        if not conn.live:
-            return 0
         now: int = self.env._now  # type: ignore[assignment]
-        n = 0
+        n = self.breakers.cancel_held(conn, cause) if self.breakers is not None else 0
+        if not conn.live:
+            if n:
+                self._reply(now)
+            return n
         for oid in sorted(conn.live):
             for ii, book in enumerate(self.books):
                 if oid in book:
@@ -358,12 +378,15 @@ class Venue:
             self._publish(ii, now)
         return n
 
-    def transfer_position(self, src: int, dst: int, ii: int, lots: int, price_ticks: int, cause: int) -> None:
+    def transfer_position(
+        self, src: int, dst: int, ii: int, lots: int, price_ticks: int, cause: int, kind: int = _TAKEOVER
+    ) -> None:
         """Moves ``lots`` (signed, as held by ``src``) of instrument ``ii`` from ``src`` to ``dst`` off-book.
 
         At ``price_ticks``: ``dst`` pays ``src`` as if it had bought them there
-        (a takeover by the insurance fund or a backstop vault). Logged as a
-        ``takeover`` row; cash and positions stay exactly conserved.
+        (a takeover by the insurance fund or a backstop vault, or an
+        auto-deleveraging close). Logged as a ``kind`` row (``takeover`` or
+        ``adl``); cash and positions stay exactly conserved.
         """
         now: int = self.env._now  # type: ignore[assignment]
         a, b = self.accounts[src], self.accounts[dst]
@@ -374,7 +397,7 @@ class Venue:
         b.cash[ii] -= flow
         self.seq += 1
         self._log_events(
-            (self.seq, now, _TAKEOVER, src, ii, 0, 1 if lots > 0 else -1, price_ticks, abs(lots), 0,
+            (self.seq, now, kind, src, ii, 0, 1 if lots > 0 else -1, price_ticks, abs(lots), 0,
              -1, 0, 0, now, 0, dst, float(price_ticks), cause)
         )  # fmt: skip
         if self.risk is not None:
@@ -390,6 +413,29 @@ class Venue:
              counterparty, value, cause)
         )  # fmt: skip
         return self.seq
+
+    def answer_unbooked(
+        self,
+        conn: Connection,
+        msg: Message,
+        now: int,
+        status: int,
+        reason: int,
+        resting: int = 0,
+        cause: int = 0,
+    ) -> None:
+        """Logs ``msg`` as a command row the book never saw, with ``status`` and ``reason``, and ACKs it.
+
+        For the circuit breakers: rejections (``halted``, ``price_band``) and
+        cancels or reduces of orders held during a halt. ``resting`` is the
+        lots left of the order. Runtime: O(1).
+        """
+        kind, oid, side, price, qty, stp, sent, ii = msg
+        self.commands += 1
+        self._log_command(
+            now, kind, conn, ii, oid, side, price, qty, resting, status, reason, stp, sent, cause
+        )
+        self._queue(conn, (ACK, oid, kind, status, reason, 0, resting, price))
 
     def _log_command(
         self,

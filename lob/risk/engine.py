@@ -42,12 +42,14 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
+import numpy as np
 import simpy
 
 from lob.eventlog.recorder import Recorder
 from lob.eventlog.schema import KIND_CODE, LIQUIDATION_MODES
 from lob.market.instrument import MONEY_PER_QUOTE, Instrument
 from lob.market.venue import Venue
+from lob.risk.deleveraging import AdlRules, Deleveraging
 from lob.risk.index import LiquidationIndex
 from lob.risk.margin import liquidation_price
 from lob.risk.tiers import MarginTiers
@@ -105,6 +107,9 @@ class RiskEngine:
         rules: LiquidationRules,
         fund_owner: int,
         vault_owner: int | None = None,
+        adl: AdlRules | None = None,
+        adl_rng: np.random.Generator | None = None,
+        halt_wait: bool = True,
     ) -> None:
         self.env = env
         self.venue = venue
@@ -123,6 +128,14 @@ class RiskEngine:
             recorder["liquidations"].append if "liquidations" in recorder.enabled else None
         )
         venue.risk = self
+        #: Auto-deleveraging, when a policy is set; without it the fund takes every remainder.
+        self.adl = (
+            Deleveraging(self, adl, adl_rng if adl_rng is not None else np.random.default_rng(0), recorder)
+            if adl is not None
+            else None
+        )
+        #: During a trading halt: wait for the resumption (True), or go on liquidating into the halted book.
+        self.halt_wait = halt_wait
         if vault_owner is not None:
             env.process(self._unwind_vault(vault_owner))
 
@@ -132,7 +145,7 @@ class RiskEngine:
             yield self.env.timeout(self.rules.vault_unwind_interval_ns)
             for inst in self.instruments:
                 pos = self.venue.accounts[vault].position[inst.index]
-                if pos:
+                if pos and not self._waits(inst.index):
                     lots = max(1, math.ceil(abs(pos) * self.rules.vault_unwind_fraction))
                     self.venue.execute_forced(vault, inst.index, -1 if pos > 0 else 1, lots, 0, 0)
 
@@ -282,9 +295,20 @@ class RiskEngine:
         seen: int = self.env._now  # type: ignore[assignment]
         ev.callbacks.append(lambda _ev: self._check(ii, crossed, mark, cause, seq, seen))
 
+    def _waits(self, ii: int) -> bool:
+        """Whether liquidations in ``ii`` wait now: it is halted and the engine waits out halts."""
+        breakers = self.venue.breakers
+        return breakers is not None and self.halt_wait and breakers.halted(ii)
+
     def _check(
         self, ii: int, candidates: list[int], trigger: float, cause: tuple[int, int], seq: int, seen: int
     ) -> None:
+        if self._waits(ii):
+            # Checked again when trading resumes, at the mark of that moment.
+            breakers = self.venue.breakers
+            assert breakers is not None
+            breakers.on_resume(ii, lambda: self._check(ii, candidates, trigger, cause, seq, seen))
+            return
         for owner in candidates:
             m = self.accounts[owner]
             if m.busy or not self.venue.accounts[owner].position[ii]:
@@ -334,7 +358,12 @@ class RiskEngine:
         if final or not a.position[step.ii] or not self.accounts[step.owner].busy:
             return  # closed, or taken over because the step found nothing to fill
 
-        def again(_ev: simpy.Event) -> None:
+        def again(_ev: simpy.Event | None) -> None:
+            if self._waits(step.ii):
+                breakers = self.venue.breakers
+                assert breakers is not None
+                breakers.on_resume(step.ii, lambda: again(None))
+                return
             if not a.position[step.ii]:
                 self._finish(step.owner)
                 return
@@ -371,11 +400,22 @@ class RiskEngine:
             final = True
             lots = abs(a.position[ii])
         left = lots - result.filled
-        takeover = 0
+        takeover = adl_lots = deficit = 0
+        if final and left and self.adl is not None:
+            # What the fund would lose at the mark by taking the remainder at the bankruptcy price.
+            deficit = round(left * max(0.0, side * (self._mark(ii) - limit)) * inst.money_unit)
+            if not self.adl.triggered(deficit):
+                deficit = 0
+            elif self.adl.policy.closes_positions:
+                adl_lots = self.adl.close(step, side, left, limit)
+                left -= adl_lots
+            else:
+                self.adl.socialize(step, side, left)
+                takeover, left = left, 0
         if final and left:
-            takeover = left
+            takeover += left
             venue.transfer_position(owner, self.fund_owner, ii, -side * left, limit, step.liq_id)
-        closed_notional = result.notional + takeover * limit  # notional units
+        closed_notional = result.notional + (takeover + adl_lots) * limit  # notional units
         fee = round(closed_notional * inst.money_unit * self.rules.fee_rate)
         if final and not a.position[ii] and not self._has_positions(owner):
             shortfall, fee, bad = self._settle_closed(owner, fee)
@@ -387,8 +427,10 @@ class RiskEngine:
             self._finish(owner)
         else:
             self._reindex(owner, ii)
+        if self.adl is not None:
+            self.adl.sample_fund()
         mode = "partial" if self.rules.mode == "partial" else "market"
-        self._record(step, side, lots, result, takeover, shortfall, fee, bad, inst, mode)
+        self._record(step, side, lots, result, takeover, shortfall, fee, bad, inst, mode, adl_lots, deficit)
         return result.filled
 
     def _has_positions(self, owner: int) -> bool:
@@ -467,6 +509,8 @@ class RiskEngine:
         bad: int,
         inst: Instrument,
         mode: str,
+        adl_lots: int = 0,
+        deficit: int = 0,
     ) -> None:
         if self._log_liquidation is None:
             return
@@ -480,7 +524,7 @@ class RiskEngine:
             (step.liq_id, step.found_ns, now, step.owner, step.ii, side, lots, result.filled, takeover,
              step.trigger, step.lp, step.bp, mid, vwap, slip_mid, slip_mark, shortfall, fee, bad,
              self.fund_balance, result.levels, result.fills, now - step.found_ns,
-             MODES.index(mode), step.generation, step.parent, step.trigger_seq)
+             MODES.index(mode), step.generation, step.parent, step.trigger_seq, adl_lots, deficit)
         )  # fmt: skip
 
 

@@ -58,6 +58,8 @@ from lob.scenario.fields import (
     empty_if_none,
 )
 from lob.scenario.risk_config import (
+    AdlConfig,
+    CircuitBreakersConfig,
     FundingConfig,
     LiquidationConfig,
     MarginConfig,
@@ -67,8 +69,8 @@ from lob.scenario.risk_config import (
 )
 
 TABLES = ("events", "trades", "book", "liquidations", "adl")
-Table = Literal["events", "trades", "book", "liquidations"]  # adl arrives with auto-deleveraging
-DEFAULT_TABLES: tuple[Table, ...] = ("events", "trades", "book", "liquidations")
+Table = Literal["events", "trades", "book", "liquidations", "adl"]
+DEFAULT_TABLES: tuple[Table, ...] = ("events", "trades", "book", "liquidations", "adl")
 
 
 # -- sections ----------------------------------------------------------------------------------------------
@@ -171,6 +173,10 @@ class VenueConfig(ConfigModel):
     )
     insurance_fund: NonNegativeFloat = 0.0  # quote currency at the start
     funding: Annotated[FundingConfig, NoneIsEmpty] = Field(default_factory=lambda: FundingConfig())
+    adl: Annotated[AdlConfig, NoneIsEmpty] = Field(default_factory=lambda: AdlConfig())
+    circuit_breakers: Annotated[CircuitBreakersConfig, NoneIsEmpty] = Field(
+        default_factory=lambda: CircuitBreakersConfig()
+    )
 
     @property
     def effective_return_latency(self) -> LatencyConfig:
@@ -502,6 +508,19 @@ def _risk_problems(data: dict[str, Any], symbols: list[str] | None) -> list[Init
             if isinstance(i, dict) and i.get("kind") == "perpetual" and isinstance(i.get("symbol"), str)
         }
     first = symbols[0] if symbols else None
+    venue = data.get("venue")
+    if isinstance(venue, dict) and symbols is not None and not perpetuals:
+        adl = venue.get("adl")
+        if isinstance(adl, dict) and adl.get("policy", "none") != "none":
+            message = "auto-deleveraging needs a perpetual instrument (set an instrument's kind: perpetual)"
+            problems.append(_error(("venue", "adl", "policy"), "adl_on_spot", message, adl.get("policy")))
+        breakers = venue.get("circuit_breakers")
+        band = breakers.get("band") if isinstance(breakers, dict) else None
+        if isinstance(band, dict) and band.get("reference", "mark") == "mark":
+            message = "a band around the mark needs a perpetual instrument; on spot use reference: trades"
+            problems.append(
+                _error(("venue", "circuit_breakers", "band", "reference"), "band_on_spot", message, "mark")
+            )
     traders = data.get("traders")
     trader_names_seen: set[str] = set()
     if isinstance(traders, list):

@@ -139,3 +139,86 @@ class OpenInterestConfig(ConfigModel):
         if side.notional is None:
             raise PydanticCustomError("longs_notional", "longs need a 'notional' size distribution")
         return side
+
+
+ADL_POLICY_NAMES = (
+    "bitmex",
+    "binance",
+    "hyperliquid",
+    "dydx",
+    "pro_rata_size",
+    "pro_rata_profit",
+    "socialized_loss",
+)
+
+
+class AdlConfig(ConfigModel):
+    """``venue.adl``: auto-deleveraging when the insurance fund cannot carry a remainder (lob.risk.adl).
+
+    ``policy`` ``none`` (the default) leaves every remainder to the fund, however far it
+    goes below zero. ``fund_drop``/``fund_drop_window`` add a second trigger: ADL also
+    fires while the fund's marked value is more than ``fund_drop`` (a fraction) below its
+    highest value within the window. Closes less than ``wave_gap`` apart form one wave;
+    haircuts are measured at the mark ``horizon`` after each wave ends.
+    """
+
+    policy: Literal["none", *ADL_POLICY_NAMES] = "none"  # type: ignore[valid-type]
+    price: Literal["bankruptcy", "mark"] = "bankruptcy"  # where the closes happen
+    fund_drop: Float | None = Field(default=None, gt=0, le=1)
+    fund_drop_window: PositiveDuration = 600_000_000_000
+    wave_gap: PositiveDuration = 5_000_000_000
+    horizon: Duration = 0
+
+
+class BandConfig(ConfigModel):
+    """Price bands: orders priced more than ``limit`` (a fraction) from the reference are rejected."""
+
+    limit: Float = Field(gt=0, lt=1)
+    reference: Literal["mark", "trades"] = "mark"  # the mark, or the mean trade price over ``window``
+    window: PositiveDuration = 60_000_000_000
+
+
+class LuldConfig(ConfigModel):
+    """Limit up / limit down: ``limit_state`` outside the band around the mean trade price halts ``halt``."""
+
+    band: Float = Field(gt=0, lt=1)
+    reference_window: PositiveDuration = 300_000_000_000
+    limit_state: PositiveDuration = 15_000_000_000
+    halt: PositiveDuration = 300_000_000_000
+
+
+class MarketWideConfig(ConfigModel):
+    """Market-wide halts: ``[[drop, halt], ...]``, drops from the day's reference; halt 0: to the end."""
+
+    levels: list[tuple[Annotated[Float, Field(gt=0, lt=1)], Duration]] = Field(min_length=1)
+
+    @field_validator("levels")
+    @classmethod
+    def _rising(cls, levels: list[tuple[float, int]]) -> list[tuple[float, int]]:
+        drops = [drop for drop, _ in levels]
+        if drops != sorted(set(drops)):
+            raise PydanticCustomError(
+                "levels_order", f"expected drops in increasing order, each once, got {drops}"
+            )
+        return levels
+
+
+class CircuitBreakersConfig(ConfigModel):
+    """``venue.circuit_breakers``: price bands, limit up/limit down, market-wide halts (lob.market.breakers).
+
+    ``during_halt``: client orders are rejected (``reject``) or held and entered at the
+    resumption (``queue``); cancels always go through. ``liquidations``: the liquidation
+    engine ``wait``s for the resumption, or goes on (``continue``) trading its forced
+    orders against the halted book.
+    """
+
+    band: BandConfig | None = None
+    luld: LuldConfig | None = None
+    market_wide: MarketWideConfig | None = None
+    during_halt: Literal["reject", "queue"] = "reject"
+    liquidations: Literal["wait", "continue"] = "wait"
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any breaker is on."""
+        return self.band is not None or self.luld is not None or self.market_wide is not None

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lob.eventlog.adl_summary import adl_summary
 from lob.eventlog.liquidation_summary import liquidation_summary
 from lob.eventlog.rundir import check_writable
 from lob.eventlog.summary import market_summary, round_sig
@@ -80,6 +81,8 @@ def build_world(cfg: ScenarioConfig) -> World:
     )
     if any(inst.perpetual for inst in instruments):
         _enable_risk(world, cfg, instruments)
+    if venue.circuit_breakers.enabled:
+        _enable_breakers(world, cfg)
     for group in cfg.traders:
         assert group.name is not None and group.instrument is not None  # resolved by validation
         # A group's own latency is its link's: both ways, unless the venue sets a return latency.
@@ -109,7 +112,8 @@ def build_world(cfg: ScenarioConfig) -> World:
 
 def _enable_risk(world: World, cfg: ScenarioConfig, instruments: list[Instrument]) -> None:
     """Margin tiers for the perpetuals, their mark prices, the liquidation engine and the fund."""
-    from lob.risk.engine import LiquidationRules  # only runs with perpetuals load the risk layer
+    from lob.risk.deleveraging import AdlRules  # only runs with perpetuals load the risk layer
+    from lob.risk.engine import LiquidationRules
 
     venue, liq, mark = cfg.venue, cfg.venue.liquidation, cfg.venue.mark
     tiers = [
@@ -128,6 +132,12 @@ def _enable_risk(world: World, cfg: ScenarioConfig, instruments: list[Instrument
     )
     f = venue.funding
     funding = FundingSpec(f.interval, f.interest, f.clamp, f.cap) if f.interval else None
+    a = venue.adl
+    adl = (
+        AdlRules(a.policy, a.price, a.fund_drop, a.fund_drop_window, a.wave_gap)
+        if a.policy != "none"
+        else None
+    )
     spec = MarkSpec(mark.method, mark.interval, mark.index_latency, mark.index_interval, mark.ma_window)
     world.enable_risk(
         tiers,
@@ -136,7 +146,25 @@ def _enable_risk(world: World, cfg: ScenarioConfig, instruments: list[Instrument
         marks={inst.index: spec for inst in instruments if inst.perpetual},
         vault=liq.mode == "backstop",
         funding=funding,
+        adl=adl,
+        halt_wait=venue.circuit_breakers.liquidations == "wait",
     )
+
+
+def _enable_breakers(world: World, cfg: ScenarioConfig) -> None:
+    """Price bands, limit up/limit down and market-wide halts, as ``venue.circuit_breakers`` sets them."""
+    from lob.market.breakers import BandRule, BreakerRules, LuldRule, MarketWideRule
+
+    cb = cfg.venue.circuit_breakers
+    rules = BreakerRules(
+        band=BandRule(cb.band.limit, cb.band.reference, cb.band.window) if cb.band else None,
+        luld=LuldRule(cb.luld.band, cb.luld.reference_window, cb.luld.limit_state, cb.luld.halt)
+        if cb.luld
+        else None,
+        market_wide=MarketWideRule(tuple(cb.market_wide.levels)) if cb.market_wide else None,
+        during_halt=cb.during_halt,
+    )
+    world.enable_breakers(rules, [inst.price_ticks for inst in cfg.instruments])
 
 
 def _money_and_leverage(margin: MarginConfig | None) -> tuple[int, float] | None:
@@ -254,8 +282,18 @@ def summarize(world: World, cfg: ScenarioConfig, arrays: dict[str, np.ndarray]) 
             i.symbol: fund.position[i.index] for i in world.instruments
         }
         liquidation["insurance_fund_marked_quote"] = round_sig(marked / MONEY_PER_QUOTE)
+    deleveraging: dict[str, Any] = {}
+    if risk is not None and risk.adl is not None and "adl" in arrays:
+        deleveraging = adl_summary(arrays, world.instruments, cfg.venue.adl.horizon)
+    halts: dict[str, Any] = {}
+    if world.breakers is not None and "events" in arrays:
+        from lob.eventlog.breaker_summary import breaker_summary
+
+        halts = breaker_summary(arrays, world.instruments, world.duration_ns)
     return {
         "liquidations": liquidation,
+        "adl": deleveraging,
+        "circuit_breakers": halts,
         "run": {
             "name": cfg.run.name,
             "seed": cfg.run.seed,

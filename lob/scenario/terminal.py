@@ -75,6 +75,22 @@ def print_summary(result: RunResult) -> None:
             f"(min {liq['insurance_fund_min_quote']:,.0f}); with the positions it took over marked at the "
             f"last trade, {liq['insurance_fund_marked_quote']:,.0f}; bad debt {liq['bad_debt_quote']:,.2f}"
         )
+    adl = s.get("adl") or {}
+    if adl.get("closes") or adl.get("clawbacks"):
+        share = adl["largest_haircut_share"]
+        print(
+            f"  auto-deleveraging ({adl['policy']}): {adl['closes'] + adl['clawbacks']:,} closes in "
+            f"{adl['waves']} waves, {adl['accounts_hit']} accounts hit; deficit {adl['deficit_quote']:,.0f}, "
+            f"haircut {adl['haircut_quote']:,.0f} (overshoot {adl['overshoot_quote']:,.0f}); largest haircut "
+            f"{_fmt(share, '.0%')} of that account's profit"
+        )
+    breakers = s.get("circuit_breakers") or {}
+    for symbol, b in (breakers.get("instruments") or {}).items():
+        print(
+            f"  {symbol} circuit breakers: {b['halts']} halts ({b['halted_seconds']:,.0f} s halted), "
+            f"{b['limit_states']} limit states, {b['band_rejections']:,} band rejections, "
+            f"{b['halt_rejections']:,} orders refused while halted"
+        )
     for group, g in s["traders"].items():
         print(
             f"  {group:<16} x{g['traders']:<5} position {g['position_lots']:>8} lots   "

@@ -29,6 +29,8 @@ from lob.market.venue import Venue
 from lob.seeding import spawn_rng
 
 if TYPE_CHECKING:  # the risk layer loads only for runs with perpetuals (memory: see bench_sim)
+    from lob.market.breakers import BreakerRules, CircuitBreakers
+    from lob.risk.deleveraging import AdlRules
     from lob.risk.engine import LiquidationRules, RiskEngine
     from lob.risk.funding import Funding
     from lob.risk.prices import MarkPrice
@@ -71,6 +73,15 @@ def _premium_sampler(payer: Funding, mark: MarkPrice) -> Callable[[int, float, t
         payer.sample(value, mark.index)
 
     return sample
+
+
+def _mark_to_breakers(breakers: CircuitBreakers) -> Callable[[int, float, tuple[int, int], int], None]:
+    """A mark listener that gives the breakers each mark (the reference of mark-based price bands)."""
+
+    def feed(ii: int, value: float, _cause: tuple[int, int], _seq: int) -> None:
+        breakers.set_mark(ii, value)
+
+    return feed
 
 
 @dataclass(frozen=True)
@@ -128,6 +139,7 @@ class World:
         self.risk: RiskEngine | None = None
         self.marks: dict[int, MarkPrice] = {}
         self.funding: dict[int, Funding] = {}
+        self.breakers: CircuitBreakers | None = None
         self.deposits = 0  # money units of collateral put in (accounts, fund): what conservation counts
         self.deposits_by_owner: dict[int, int] = {}
         self._snapshots: BookSnapshots | None = None
@@ -198,12 +210,16 @@ class World:
         marks: dict[int, MarkSpec] | None = None,
         vault: bool = False,
         funding: FundingSpec | None = None,
+        adl: AdlRules | None = None,
+        halt_wait: bool = True,
     ) -> RiskEngine:
         """Margin, mark prices and liquidations for the instruments with ``tiers`` (the perpetuals).
 
         ``insurance_fund`` is money units; the fund and (with ``vault``) the
         backstop vault are passive accounts named ``insurance_fund`` and
-        ``backstop_vault``. Call before adding margined traders or accounts.
+        ``backstop_vault``. ``adl`` turns auto-deleveraging on; ``halt_wait``
+        makes liquidations wait out trading halts. Call before adding margined
+        traders or accounts, and before :meth:`enable_breakers`.
         """
         if self.risk is not None:
             raise RuntimeError("the risk layer is already enabled")
@@ -220,7 +236,18 @@ class World:
         if vault:
             vault_owner = self.venue.connect(None, _PASSIVE, _PASSIVE, listens=False).index
             self._register("backstop_vault")
-        self.risk = RiskEngine(self.env, self.venue, self.recorder, tiers, rules, fund.index, vault_owner)
+        self.risk = RiskEngine(
+            self.env,
+            self.venue,
+            self.recorder,
+            tiers,
+            rules,
+            fund.index,
+            vault_owner,
+            adl=adl,
+            adl_rng=spawn_rng(self.seed, "adl") if adl is not None else None,
+            halt_wait=halt_wait,
+        )
         marks = marks or {}
         for ii, t in enumerate(tiers):
             if t is None:
@@ -254,6 +281,21 @@ class World:
                 mark.listeners.insert(0, _premium_sampler(payer, mark))
                 self.funding[ii] = payer
         return self.risk
+
+    def enable_breakers(self, rules: BreakerRules, references: Sequence[int]) -> CircuitBreakers:
+        """Price bands and trading halts (see :mod:`lob.market.breakers`).
+
+        ``references`` is each instrument's reference price for the day, in
+        ticks. Mark prices, where the risk layer has them, feed the bands.
+        """
+        if self.breakers is not None:
+            raise RuntimeError("circuit breakers are already enabled")
+        from lob.market.breakers import CircuitBreakers
+
+        self.breakers = CircuitBreakers(self.env, self.venue, rules, references)
+        for mark in self.marks.values():
+            mark.listeners.insert(0, _mark_to_breakers(self.breakers))
+        return self.breakers
 
     def _risk_engine(self) -> RiskEngine:
         if self.risk is None:
