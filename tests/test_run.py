@@ -282,3 +282,24 @@ def test_leverage_is_what_makes_the_small_shock_cascade(
     liq, m = result.summary["liquidations"], result.summary["instruments"]["XYZ"]
     got = (liq["liquidations"], liq["deepest_generation"], round(m["peak_drop_pct"], 2), m["low"])
     assert got == expected
+
+
+def test_adl_waves_deleverages_as_the_readme_says() -> None:
+    result = run_config(load_config(ROOT / "configs" / "adl_waves.yaml"), write=False)
+    adl, liq = result.summary["adl"], result.summary["liquidations"]
+    assert (liq["liquidations"], liq["deepest_generation"], liq["bad_debt_quote"]) == (2140, 8, 0.0)
+    assert (adl["policy"], adl["waves"], adl["closes"], adl["accounts_hit"]) == ("bitmex", 4, 326, 55)
+    assert round(adl["deficit_quote"]) == round(adl["haircut_at_close_quote"]) == 5363
+    assert (round(adl["haircut_quote"]), round(adl["overshoot_quote"])) == (-12314, -17677)
+    assert round(adl["largest_haircut_share"], 2) == 0.09 and adl["share_in_profit"] == 1.0
+    assert result.summary["conservation"]["money"]["difference"] == 0
+
+
+def test_circuit_breakers_halt_the_flash_crash_as_the_readme_says() -> None:
+    result = run_config(load_config(ROOT / "configs" / "circuit_breaker.yaml"), write=False)
+    liq, m = result.summary["liquidations"], result.summary["instruments"]["XYZ"]
+    cb = result.summary["circuit_breakers"]["instruments"]["XYZ"]
+    assert (cb["halts"], cb["halts_luld"], cb["halts_market_wide"], cb["halted_seconds"]) == (2, 1, 1, 420.0)
+    assert (liq["liquidations"], liq["deepest_generation"]) == (1203, 17)
+    assert (round(m["peak_drop_pct"], 2), m["low"], m["close"]) == (4.34, 97.0, 98.4)
+    assert result.summary["conservation"]["money"]["difference"] == 0

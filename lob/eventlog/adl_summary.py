@@ -17,8 +17,9 @@ computed per wave and summed:
   deficit);
 * **overshoot**: haircut minus deficit — how much more was taken from
   winners than the loss it covered (negative: less);
-* **largest haircut share**: the most any account lost as a share of its
-  profit in the instrument before ADL first hit it;
+* **largest haircut share**: the most any account gave at its closes
+  (against the mark of the moment) as a share of its profit in the
+  instrument before ADL first hit it;
 * **accounts hit**, and the **share in profit** among them.
 
 numpy only (no pandas), like :mod:`lob.eventlog.summary`. Money in quote
@@ -136,18 +137,20 @@ def adl_summary(
             }
         )
     deficit_total = sum(deficit_by_liq.get(i, 0) for i in first_wave)
-    # Per account: total haircut against its profit before ADL first touched it.
+    # Per account: what it gave at its closes (against the mark of the moment), against its profit
+    # before ADL first touched it.
+    at_close = (adl["pnl_before"] - adl["pnl_after"]).astype(float)
     profit: dict[int, int] = {}
     taken_by: dict[int, float] = {}
     for k, cp in enumerate(adl["counterparty"].tolist()):
         profit.setdefault(cp, int(adl["pnl_before"][k]))
-        taken_by[cp] = taken_by.get(cp, 0.0) + float(cut[k])
+        taken_by[cp] = taken_by.get(cp, 0.0) + float(at_close[k])
     in_profit = [cp for cp, p in profit.items() if p > 0]
     shares = [taken_by[cp] / profit[cp] for cp in in_profit]
     out.update(
         deficit_quote=round_sig(deficit_total / MONEY_PER_QUOTE),
         haircut_quote=round_sig(float(cut.sum()) / MONEY_PER_QUOTE),
-        haircut_at_close_quote=round_sig(int((adl["pnl_before"] - adl["pnl_after"]).sum()) / MONEY_PER_QUOTE),
+        haircut_at_close_quote=round_sig(float(at_close.sum()) / MONEY_PER_QUOTE),
         overshoot_quote=round_sig((float(cut.sum()) - deficit_total) / MONEY_PER_QUOTE),
         largest_haircut_share=round_sig(max(shares)) if shares else None,
         accounts_hit=len(profit),
