@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import lob
-from lob.eventlog.schema import ADL_POLICIES
+from lob.risk.adl import POLICIES
 
 CONFIG = Path(__file__).resolve().parent.parent / "configs" / "adl_waves.yaml"
 COLUMNS = (
@@ -36,7 +36,7 @@ COLUMNS = (
 def compare(seed: int, price: str) -> list[dict[str, Any]]:
     """One summary row per policy."""
     rows = []
-    for policy in ADL_POLICIES:
+    for policy in POLICIES:
         result = lob.run(
             CONFIG,
             seed=seed,

@@ -200,7 +200,7 @@ def test_bitmex_summary(bitmex: Adl) -> None:
 # -- the other policies: the same rules hold -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("policy", [p for p in ADL_POLICIES if p != "socialized_loss"])
+@pytest.mark.parametrize("policy", [p for p in ADL_POLICIES if p not in ("socialized_loss", "custom")])
 def test_every_policy_closes_only_the_opposite_side_within_caps(policy: str) -> None:
     run = build(policy)
     world = run.world
@@ -321,3 +321,22 @@ def test_fund_drop_trigger() -> None:
 def test_adl_rows_are_deterministic() -> None:
     one, two = build("dydx"), build("dydx")
     assert one.world.arrays()["adl"].tobytes() == two.world.arrays()["adl"].tobytes()
+
+
+def test_a_users_own_policy_by_import_path() -> None:
+    run = build("tests.custom_policies:LargestFirst")
+    adl = rows(run.world, "adl")
+    # By size: S1 (6 lots) closes all 6, then S2 (5) the other 4; S3 (4) is not reached.
+    assert [(r["counterparty"], r["qty_lots"], r["rank_score"]) for r in adl] == [
+        (run.s1, 6, 6.0),
+        (run.s2, 4, 5.0),
+    ]
+    assert {ADL_POLICIES[r["policy"]] for r in adl} == {"custom"}
+    assert_exact(run.world)
+
+
+def test_a_policy_that_is_not_one_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"not a subclass of lob\.risk\.adl\.AdlPolicy"):
+        AdlRules("tests.custom_policies:Candidate")
+    with pytest.raises(ValueError, match="did you mean 'bitmex'"):
+        AdlRules("bitmx")

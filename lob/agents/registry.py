@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import difflib
-import importlib
-import inspect
-import re
-
 from lob.agents.base import Trader
 from lob.errors import LobError
+from lob.imports import resolve_class
 
 #: Short name -> import path of every built-in trader.
 BUILTIN_TRADERS: dict[str, str] = {
@@ -20,9 +16,6 @@ BUILTIN_TRADERS: dict[str, str] = {
     "stop_loss": "lob.agents.stop_loss:StopLossTrader",
     "pyramid": "lob.agents.pyramid:PyramidTrader",
 }
-
-_DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
-_PATH_FORM = "'package.module:ClassName'"
 
 
 class TraderLookupError(LobError, LookupError):
@@ -38,48 +31,4 @@ def resolve_trader(spec: str) -> type[Trader]:
     unknown short name, a malformed path, a module that fails to import, a
     missing attribute, or an object that is not a Trader subclass.
     """
-    path = BUILTIN_TRADERS.get(spec)
-    if path is None:
-        if ":" not in spec:
-            raise TraderLookupError(_unknown_short_name(spec))
-        path = spec
-    module_name, _, attr_path = path.partition(":")
-    if not _DOTTED.fullmatch(module_name) or not _DOTTED.fullmatch(attr_path):
-        raise TraderLookupError(f"malformed trader path {spec!r} (expected {_PATH_FORM})")
-    builtin = f"built-in trader {spec!r}: " if spec in BUILTIN_TRADERS else ""
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:  # any failure while importing user code is a config problem
-        raise TraderLookupError(
-            f"{builtin}cannot import module {module_name!r}: {type(exc).__name__}: {exc}"
-        ) from exc
-    obj: object = module
-    for i, attr in enumerate(attr_path.split(".")):
-        if not hasattr(obj, attr):
-            owner = ".".join([module_name, *attr_path.split(".")[:i]])
-            raise TraderLookupError(f"{builtin}{owner!r} has no attribute {attr!r}{_traders_in(obj)}")
-        obj = getattr(obj, attr)
-    if not (inspect.isclass(obj) and issubclass(obj, Trader)):
-        what = "a class" if inspect.isclass(obj) else f"a {type(obj).__name__}"
-        raise TraderLookupError(f"{path!r} is {what}, not a subclass of lob.agents.base.Trader")
-    return obj
-
-
-def _unknown_short_name(spec: str) -> str:
-    known = ", ".join(sorted(BUILTIN_TRADERS))
-    message = f"unknown trader type {spec!r} (built-in types: {known}; or an import path {_PATH_FORM})"
-    if "." in spec:
-        module, _, name = spec.rpartition(".")
-        return f"{message}; did you mean '{module}:{name}'?"
-    close = difflib.get_close_matches(spec, list(BUILTIN_TRADERS), n=1)
-    return f"{message}; did you mean {close[0]!r}?" if close else message
-
-
-def _traders_in(namespace: object) -> str:
-    """`` (Trader classes there: A, B)`` for a hint, or nothing if it holds none."""
-    names = sorted(
-        name
-        for name, value in getattr(namespace, "__dict__", {}).items()
-        if inspect.isclass(value) and issubclass(value, Trader) and value is not Trader
-    )
-    return f" (Trader classes there: {', '.join(names)})" if names else ""
+    return resolve_class(spec, BUILTIN_TRADERS, Trader, "trader", TraderLookupError)

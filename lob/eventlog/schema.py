@@ -204,6 +204,7 @@ ADL_POLICIES: tuple[str, ...] = (
     "pro_rata_size",
     "pro_rata_profit",
     "socialized_loss",
+    "custom",  # a user's own AdlPolicy, named in the config by import path
 )
 
 ADL = TableSchema(

@@ -59,10 +59,12 @@ __all__ = [
     "Clawback",
     "DydxWalk",
     "HyperliquidRanking",
+    "PolicyLookupError",
     "ProRataProfit",
     "ProRataSize",
     "SocializedLoss",
     "make_policy",
+    "resolve_policy",
 ]
 
 
@@ -575,17 +577,32 @@ POLICIES: dict[str, type[AdlPolicy]] = {
 }
 
 
+class PolicyLookupError(ValueError, LookupError):
+    """A policy spec that names no usable AdlPolicy class; the message says why and what was expected."""
+
+
+def resolve_policy(spec: str) -> type[AdlPolicy]:
+    """The AdlPolicy subclass ``spec`` names: a key of :data:`POLICIES` or ``package.module:ClassName``.
+
+    Raises :class:`PolicyLookupError` (a ``ValueError``) saying what was
+    expected, with a did-you-mean for a near miss.
+
+    >>> resolve_policy("dydx").__name__
+    'DydxWalk'
+    """
+    from lob.imports import resolve_class  # importlib and difflib: only when a policy is looked up
+
+    builtins = {name: f"{cls.__module__}:{cls.__qualname__}" for name, cls in POLICIES.items()}
+    return resolve_class(spec, builtins, AdlPolicy, "ADL policy", PolicyLookupError)  # type: ignore[type-abstract]
+
+
 def make_policy(name: str) -> AdlPolicy:
-    """A new policy for its config ``name``; ``ValueError`` naming the valid names otherwise. O(1).
+    """A new policy for its config ``name`` (or import path); ``ValueError`` naming the valid names otherwise.
 
     >>> make_policy("bitmex").name
     'bitmex'
     """
-    try:
-        cls = POLICIES[name]
-    except KeyError:
-        raise ValueError(f"unknown ADL policy {name!r}; expected one of {', '.join(POLICIES)}") from None
-    return cls()
+    return resolve_policy(name)()
 
 
 # -- helpers --------------------------------------------------------------------

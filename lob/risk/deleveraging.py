@@ -45,7 +45,7 @@ import numpy as np
 from lob.eventlog.recorder import Recorder
 from lob.eventlog.schema import ADL_POLICIES, KIND_CODE
 from lob.market.instrument import MONEY_PER_QUOTE
-from lob.risk.adl import AdlPolicy, Candidate, make_policy
+from lob.risk.adl import POLICIES, AdlPolicy, Candidate, make_policy, resolve_policy
 
 if TYPE_CHECKING:
     from lob.risk.engine import RiskEngine, _Step
@@ -59,15 +59,14 @@ PRICES = ("bankruptcy", "mark")
 class AdlRules:
     """When and how the venue deleverages. Durations in ns, ``fund_drop`` a fraction."""
 
-    policy: str
+    policy: str  # a built-in name (lob.risk.adl.POLICIES) or package.module:ClassName
     price: str = "bankruptcy"  # the closes' price: the bankrupt position's, or the mark
     fund_drop: float | None = None  # also deleverage while the fund is this far below its recent high
     fund_drop_window_ns: int = 600_000_000_000
     wave_gap_ns: int = 5_000_000_000
 
     def __post_init__(self) -> None:
-        if self.policy not in ADL_POLICIES:
-            raise ValueError(f"ADL policy must be one of {', '.join(ADL_POLICIES)}, got {self.policy!r}")
+        resolve_policy(self.policy)  # a ValueError naming the built-in ones if it names none
         if self.price not in PRICES:
             raise ValueError(f"ADL price must be one of {', '.join(PRICES)}, got {self.price!r}")
         if self.fund_drop is not None and not 0 < self.fund_drop <= 1:
@@ -91,7 +90,7 @@ class Deleveraging:
         self.rules = rules
         self.policy = policy if policy is not None else make_policy(rules.policy)
         self.rng = rng
-        self.policy_code = ADL_POLICIES.index(rules.policy)
+        self.policy_code = ADL_POLICIES.index(rules.policy if rules.policy in POLICIES else "custom")
         self.wave = 0
         self.closes = 0
         self._last_ns = -(1 << 62)

@@ -141,17 +141,6 @@ class OpenInterestConfig(ConfigModel):
         return side
 
 
-ADL_POLICY_NAMES = (
-    "bitmex",
-    "binance",
-    "hyperliquid",
-    "dydx",
-    "pro_rata_size",
-    "pro_rata_profit",
-    "socialized_loss",
-)
-
-
 class AdlConfig(ConfigModel):
     """``venue.adl``: auto-deleveraging when the insurance fund cannot carry a remainder (lob.risk.adl).
 
@@ -162,12 +151,24 @@ class AdlConfig(ConfigModel):
     haircuts are measured at the mark ``horizon`` after each wave ends.
     """
 
-    policy: Literal["none", *ADL_POLICY_NAMES] = "none"  # type: ignore[valid-type]
+    policy: str = "none"  # none, a built-in policy, or package.module:ClassName (an AdlPolicy subclass)
     price: Literal["bankruptcy", "mark"] = "bankruptcy"  # where the closes happen
     fund_drop: Float | None = Field(default=None, gt=0, le=1)
     fund_drop_window: PositiveDuration = 600_000_000_000
     wave_gap: PositiveDuration = 5_000_000_000
     horizon: Duration = 0
+
+    @field_validator("policy")
+    @classmethod
+    def _known_policy(cls, policy: str) -> str:
+        if policy != "none":
+            from lob.risk.adl import PolicyLookupError, resolve_policy
+
+            try:
+                resolve_policy(policy)
+            except PolicyLookupError as e:
+                raise PydanticCustomError("adl_policy", str(e)) from None
+        return policy
 
 
 class BandConfig(ConfigModel):

@@ -285,6 +285,7 @@ def summarize(world: World, cfg: ScenarioConfig, arrays: dict[str, np.ndarray]) 
     deleveraging: dict[str, Any] = {}
     if risk is not None and risk.adl is not None and "adl" in arrays:
         deleveraging = adl_summary(arrays, world.instruments, cfg.venue.adl.horizon)
+        deleveraging["policy"] = cfg.venue.adl.policy  # a user's own policy is "custom" in the table
     halts: dict[str, Any] = {}
     if world.breakers is not None and "events" in arrays:
         from lob.eventlog.breaker_summary import breaker_summary
