@@ -21,12 +21,21 @@ PATH_FORM = "'package.module:ClassName'"
 
 
 def resolve_class(
-    spec: str, builtins: Mapping[str, str], base: type[T], noun: str, error: type[Exception]
+    spec: str,
+    builtins: Mapping[str, str],
+    base: type[T],
+    noun: str,
+    error: type[Exception],
+    *,
+    unknown: str = "unknown {noun} type {spec!r} (built-in types: {known}; or an import path {path})",
+    also: tuple[str, ...] = (),
 ) -> type[T]:
     """The subclass of ``base`` that ``spec`` names: a key of ``builtins`` or an import path.
 
     ``builtins`` maps short names to import paths; ``noun`` (``"trader"``)
-    words the messages; ``error`` is raised, with a message saying what was
+    words the messages, ``unknown`` the one for an unknown short name, and
+    ``also`` lists names the caller accepts besides (they are offered in that
+    message and its did-you-mean); ``error`` is raised, with a message saying what was
     expected, for an unknown short name, a malformed path, a module that fails
     to import, a missing attribute, or an object that is not a subclass of
     ``base``. ``ClassName`` may be dotted (a nested class). Python caches
@@ -35,7 +44,7 @@ def resolve_class(
     path = builtins.get(spec)
     if path is None:
         if ":" not in spec:
-            raise error(_unknown_short_name(spec, builtins, noun))
+            raise error(_unknown_short_name(spec, [*also, *sorted(builtins)], noun, unknown))
         path = spec
     module_name, _, attr_path = path.partition(":")
     if not _DOTTED.fullmatch(module_name) or not _DOTTED.fullmatch(attr_path):
@@ -57,13 +66,12 @@ def resolve_class(
     return obj
 
 
-def _unknown_short_name(spec: str, builtins: Mapping[str, str], noun: str) -> str:
-    known = ", ".join(sorted(builtins))
-    message = f"unknown {noun} type {spec!r} (built-in types: {known}; or an import path {PATH_FORM})"
+def _unknown_short_name(spec: str, names: list[str], noun: str, template: str) -> str:
+    message = template.format(noun=noun, spec=spec, known=", ".join(names), path=PATH_FORM)
     if "." in spec:
         module, _, name = spec.rpartition(".")
         return f"{message}; did you mean '{module}:{name}'?"
-    close = difflib.get_close_matches(spec, list(builtins), n=1)
+    close = difflib.get_close_matches(spec, names, n=1)
     return f"{message}; did you mean {close[0]!r}?" if close else message
 
 

@@ -109,7 +109,7 @@ def test_policies_by_name_in_config_order() -> None:
 
 
 def test_make_policy_names_the_valid_ones() -> None:
-    with pytest.raises(ValueError, match="unknown ADL policy type 'okx'") as info:
+    with pytest.raises(ValueError, match="unknown ADL policy 'okx'") as info:
         make_policy("okx")
     for name in NAMES:
         assert name in str(info.value)

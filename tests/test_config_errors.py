@@ -38,6 +38,10 @@ def edit(old: str, new: str) -> str:
     return BASE.replace(old, new)
 
 
+#: BASE with XYZ a perpetual (one line more: a section appended after it starts at line 15).
+PERPETUAL = edit("    price: 100.0\n", "    price: 100.0\n    kind: perpetual\n")
+
+
 def problems_in(tmp_path: Path, text: str, overrides: tuple[str, ...] = ()) -> tuple[Path, list[Problem]]:
     path = tmp_path / "scenario.yaml"
     path.write_text(text)
@@ -399,6 +403,101 @@ CASES = [
         15,
         "outputs.depth",
         ["less than or equal to 1000"],
+    ),
+    # -- auto-deleveraging and circuit breakers --
+    (
+        "unknown-adl-policy",
+        PERPETUAL + "venue:\n  adl:\n    policy: bitmax\n",
+        17,
+        "venue.adl.policy",
+        [
+            "unknown ADL policy 'bitmax'",
+            "expected one of none, binance, bitmex, dydx, hyperliquid, pro_rata_profit, pro_rata_size, "
+            "socialized_loss",
+            "or an import path 'package.module:ClassName'",
+            "did you mean 'bitmex'?",
+        ],
+    ),
+    (
+        "adl-policy-not-an-adl-policy",
+        PERPETUAL + "venue:\n  adl:\n    policy: tests.trader_fixtures:PlainTrader\n",
+        17,
+        "venue.adl.policy",
+        ["is a class, not a subclass of lob.risk.adl.AdlPolicy"],
+    ),
+    (
+        "adl-on-spot",
+        BASE + "venue:\n  adl:\n    policy: bitmex\n",
+        16,
+        "venue.adl.policy",
+        ["auto-deleveraging needs a perpetual instrument", "kind: perpetual"],
+    ),
+    (
+        "adl-fund-drop-zero",
+        PERPETUAL + "venue:\n  adl:\n    policy: bitmex\n    fund_drop: 0\n",
+        18,
+        "venue.adl.fund_drop",
+        ["greater than 0", "(got 0)"],
+    ),
+    (
+        "band-around-the-mark-on-spot",
+        BASE + "venue:\n  circuit_breakers:\n    band:\n      limit: 0.05\n      reference: mark\n",
+        18,
+        "venue.circuit_breakers.band.reference",
+        ["a band around the mark needs a perpetual instrument", "on spot use reference: trades"],
+    ),
+    (
+        "band-default-reference-on-spot",  # the mark by default: reported on the band's line
+        BASE + "venue:\n  circuit_breakers:\n    band:\n      limit: 0.05\n",
+        16,
+        "venue.circuit_breakers.band.reference",
+        ["a band around the mark needs a perpetual instrument", "reference: trades"],
+    ),
+    (
+        "market-wide-levels-not-increasing",
+        BASE + "venue:\n  circuit_breakers:\n    market_wide:\n      levels: [[0.13, 15m], [0.07, 15m]]\n",
+        17,
+        "venue.circuit_breakers.market_wide.levels",
+        ["expected drops in increasing order", "got [0.13, 0.07]"],
+    ),
+    (
+        "market-wide-level-repeated",
+        BASE + "venue:\n  circuit_breakers:\n    market_wide:\n      levels: [[0.07, 15m], [0.07, 1h]]\n",
+        17,
+        "venue.circuit_breakers.market_wide.levels",
+        ["each once", "got [0.07, 0.07]"],
+    ),
+    (
+        "luld-band-zero",
+        BASE + "venue:\n  circuit_breakers:\n    luld:\n      band: 0\n",
+        17,
+        "venue.circuit_breakers.luld.band",
+        ["greater than 0", "(got 0)"],
+    ),
+    (
+        "luld-band-one",
+        BASE + "venue:\n  circuit_breakers:\n    luld:\n      band: 1\n",
+        17,
+        "venue.circuit_breakers.luld.band",
+        ["less than 1", "(got 1)"],
+    ),
+    (
+        "during-halt-pause",
+        BASE + "venue:\n  circuit_breakers:\n    during_halt: pause\n",
+        16,
+        "venue.circuit_breakers.during_halt",
+        ["expected one of: reject, queue; got 'pause'"],
+    ),
+    (
+        "unknown-circuit-breaker-key",
+        BASE + "venue:\n  circuit_breakers:\n    markt_wide:\n      levels: [[0.07, 15m]]\n",
+        16,
+        "venue.circuit_breakers.markt_wide",
+        [
+            "unknown key 'markt_wide'",
+            "expected one of: band, luld, market_wide, during_halt, liquidations",
+            "did you mean 'market_wide'?",
+        ],
     ),
 ]
 

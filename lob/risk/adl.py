@@ -593,7 +593,15 @@ def resolve_policy(spec: str) -> type[AdlPolicy]:
     from lob.imports import resolve_class  # importlib and difflib: only when a policy is looked up
 
     builtins = {name: f"{cls.__module__}:{cls.__qualname__}" for name, cls in POLICIES.items()}
-    return resolve_class(spec, builtins, AdlPolicy, "ADL policy", PolicyLookupError)  # type: ignore[type-abstract]
+    return resolve_class(
+        spec,
+        builtins,
+        AdlPolicy,  # type: ignore[type-abstract]  # the class to subclass, never instantiated here
+        "ADL policy",
+        PolicyLookupError,
+        unknown="unknown {noun} {spec!r} (expected one of {known}; or an import path {path})",
+        also=("none",),
+    )
 
 
 def make_policy(name: str) -> AdlPolicy:

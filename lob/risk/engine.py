@@ -37,6 +37,7 @@ liquidation caused.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
@@ -303,13 +304,15 @@ class RiskEngine:
     def _check(
         self, ii: int, candidates: list[int], trigger: float, cause: tuple[int, int], seq: int, seen: int
     ) -> None:
-        if self._waits(ii):
-            # Checked again when trading resumes, at the mark of that moment.
-            breakers = self.venue.breakers
-            assert breakers is not None
-            breakers.on_resume(ii, lambda: self._check(ii, candidates, trigger, cause, seq, seen))
-            return
-        for owner in candidates:
+        for k, owner in enumerate(candidates):
+            if self._waits(ii):
+                # Halted, maybe by the forced order just sent: the rest are checked again when trading
+                # resumes, at the marks of that moment.
+                rest = candidates[k:]
+                breakers = self.venue.breakers
+                assert breakers is not None
+                breakers.on_resume(ii, functools.partial(self._check, ii, rest, trigger, cause, seq, seen))
+                return
             m = self.accounts[owner]
             if m.busy or not self.venue.accounts[owner].position[ii]:
                 continue
