@@ -353,6 +353,23 @@ class Venue:
             oid, status, filled, notional, len({p for p, _ in fills}), len(fills), arrival_mid
         )
 
+    def submit_now(self, conn: Connection, msg: Message) -> int:
+        """Runs ``msg`` for ``conn`` now, with no entry latency; returns its status.
+
+        For flow that sits in the venue, such as replayed historical depth
+        (:mod:`lob.replay.background`): logged and booked like any command,
+        not subject to price bands or halts. Call :meth:`publish_now` after a
+        batch of them.
+        """
+        now: int = self.env._now  # type: ignore[assignment]
+        status = self._execute(conn, msg, now)
+        self._reply(now)
+        return status
+
+    def publish_now(self, ii: int) -> None:
+        """Publishes instrument ``ii``'s quote now if its top changed or it traded."""
+        self._publish(ii, self.env._now)  # type: ignore[arg-type]
+
     def cancel_all_for(self, owner: int, cause: int) -> int:
         """Cancels every live order of a margined account now (a liquidation starts with this).
 

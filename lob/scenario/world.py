@@ -30,6 +30,7 @@ from lob.seeding import spawn_rng
 
 if TYPE_CHECKING:  # the risk layer loads only for runs with perpetuals (memory: see bench_sim)
     from lob.market.breakers import BreakerRules, CircuitBreakers
+    from lob.replay.background import DepthStream, HistoricalDepth
     from lob.risk.deleveraging import AdlRules
     from lob.risk.engine import LiquidationRules, RiskEngine
     from lob.risk.funding import Funding
@@ -140,6 +141,7 @@ class World:
         self.marks: dict[int, MarkPrice] = {}
         self.funding: dict[int, Funding] = {}
         self.breakers: CircuitBreakers | None = None
+        self.backgrounds: list[HistoricalDepth] = []  # recorded books replayed as background flow
         self.deposits = 0  # money units of collateral put in (accounts, fund): what conservation counts
         self.deposits_by_owner: dict[int, int] = {}
         self._snapshots: BookSnapshots | None = None
@@ -296,6 +298,24 @@ class World:
         for mark in self.marks.values():
             mark.listeners.insert(0, _mark_to_breakers(self.breakers))
         return self.breakers
+
+    def add_historical_depth(
+        self, stream: DepthStream, instrument: Instrument | str | None = None
+    ) -> HistoricalDepth:
+        """Replays a recorded L2 book into ``instrument``'s book as background flow (lob.replay.background).
+
+        Its orders belong to a passive account named ``history-SYMBOL``;
+        updates past the run's end are not applied.
+        """
+        if self._started:
+            raise RuntimeError("background flow must be added before the world runs")
+        from lob.replay.background import HistoricalDepth
+
+        inst = self._instrument(instrument)
+        depth = HistoricalDepth(self.env, self.venue, inst.index, stream, self.duration_ns)
+        self._register(f"history-{inst.symbol}")
+        self.backgrounds.append(depth)
+        return depth
 
     def _risk_engine(self) -> RiskEngine:
         if self.risk is None:
