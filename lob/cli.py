@@ -163,4 +163,82 @@ def _where(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{place}"
 
 
-_SUBCOMMANDS: list[Callable[[_Subparsers], None]] = [_add_validate, _add_run]
+# -- replay ------------------------------------------------------------------------------------------------
+
+_REPLAY_USAGE = """lob replay RUN_DIR
+       lob replay lobster MESSAGE_FILE [ORDERBOOK_FILE] [--check] [--out DIR] [--force] [--skip-bad]
+       lob replay binance FILE [--check] [--skip-bad]"""
+
+
+def _add_replay(subparsers: _Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "replay",
+        help="replay a run directory, a LOBSTER day or a Binance capture through the matching core",
+        description=(
+            "RUN_DIR: re-execute a run's recorded order flow through fresh books and check that every "
+            "fill is reproduced (ends 'reproduced R/N fills'). lobster: rebuild the book from LOBSTER "
+            "message (and orderbook) files; --check compares it with every orderbook row. binance: "
+            "rebuild the L2 book of a raw Binance USD-M capture; --check compares it with every "
+            "bookTicker the book has reached. Exit status 1 unless everything matched."
+        ),
+        usage=_REPLAY_USAGE,
+    )
+    parser.add_argument("source", metavar="RUN_DIR | lobster | binance")
+    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    parser.set_defaults(handler=_replay)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    if args.source == "lobster":
+        from lob.replay.lobster import replay_lobster
+
+        sub = argparse.ArgumentParser(prog="lob replay lobster")
+        sub.add_argument("message_file", metavar="MESSAGE_FILE")
+        sub.add_argument("orderbook_file", metavar="ORDERBOOK_FILE", nargs="?")
+        sub.add_argument("--check", action="store_true", help="compare with every orderbook row")
+        sub.add_argument("--out", metavar="DIR", help="write the replay as a run directory")
+        sub.add_argument("--force", action="store_true", help="replace an existing run directory")
+        sub.add_argument("--skip-bad", action="store_true", help="skip bad message lines, counted")
+        a = _parse_sub(sub, args.rest)
+        if isinstance(a, int):
+            return a
+        return replay_lobster(
+            Path(a.message_file),
+            Path(a.orderbook_file) if a.orderbook_file else None,
+            check=a.check,
+            out=Path(a.out) if a.out else None,
+            skip_bad=a.skip_bad,
+            force=a.force,
+            stdout=sys.stdout,
+        )
+    if args.source == "binance":
+        from lob.replay.binance import replay_binance
+
+        sub = argparse.ArgumentParser(prog="lob replay binance")
+        sub.add_argument("file", metavar="FILE")
+        sub.add_argument("--check", action="store_true", help="compare with every bookTicker reached")
+        sub.add_argument("--skip-bad", action="store_true", help="skip bad lines, counted")
+        a = _parse_sub(sub, args.rest)
+        if isinstance(a, int):
+            return a
+        return replay_binance(Path(a.file), check=a.check, skip_bad=a.skip_bad, stdout=sys.stdout)
+    if args.rest:
+        print(f"usage: {_REPLAY_USAGE}", file=sys.stderr)
+        print(f"lob replay: unexpected arguments after RUN_DIR: {' '.join(args.rest)}", file=sys.stderr)
+        return EXIT_CONFIG
+    from lob.replay.own_run import replay_run_command
+
+    return replay_run_command(Path(args.source), stdout=sys.stdout)
+
+
+def _parse_sub(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace | int:
+    """``parser.parse_args(argv)``, or the exit status where argparse has printed help or a usage error."""
+    try:
+        return parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2), already printed
+        return exc.code if isinstance(exc.code, int) else EXIT_CONFIG
+
+
+_SUBCOMMANDS: list[Callable[[_Subparsers], None]] = [_add_validate, _add_run, _add_replay]

@@ -198,7 +198,16 @@ def test_dump_round_trips_to_an_equal_config(text: str) -> None:
 def test_dump_is_resolved_and_readable() -> None:
     dumped = dump_config(parse(FULL))
     data = yaml.safe_load(dumped)
-    assert list(data) == ["run", "instruments", "venue", "fundamental", "traders", "open_interest", "outputs"]
+    assert list(data) == [
+        "run",
+        "instruments",
+        "venue",
+        "fundamental",
+        "traders",
+        "open_interest",
+        "background",
+        "outputs",
+    ]
     assert data["run"] == {"name": "crash", "duration": "2h", "seed": 7, "start": "2026-01-05T09:30:00"}
     assert data["venue"]["latency"] == {"base": "50us", "jitter": "20us", "distribution": "exponential"}
     assert data["venue"]["return_latency"] == {"base": "80us", "jitter": "0s", "distribution": "uniform"}

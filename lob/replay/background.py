@@ -42,6 +42,9 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -50,6 +53,7 @@ import simpy
 from lob.core.codes import Kind, Status
 from lob.market.latency import LatencyModel
 from lob.market.venue import Connection, Venue
+from lob.replay.errors import ReplayError
 
 _LIMIT = int(Kind.LIMIT)
 _REDUCE = int(Kind.REDUCE)
@@ -161,3 +165,89 @@ class HistoricalDepth:
             "cut_lots": self.cut_lots,
             "history_position_lots": account.position[self.ii],
         }
+
+
+def binance_depth_stream(path: Path | str, tick_size: float, lot_size: float) -> DepthStream:
+    """The depth of a raw Binance USD-M capture (:mod:`lob.replay.binance`) as a :class:`DepthStream`.
+
+    The book is synchronised by Binance's rules; t = 0 is the receive time of
+    the snapshot it starts from, and the opening levels are the book once
+    synchronised (the diffs received before the snapshot folded in). Each
+    later diff lands at its receive time; a resynchronisation after a gap
+    becomes the level changes between the two books. Prices and sizes are
+    converted to the instrument's ticks and lots exactly: a price that is not
+    a whole number of ticks, or a size not a whole number of lots, is a
+    :class:`~lob.replay.errors.ReplayError`, as is a capture that never
+    synchronises.
+    """
+    from lob.replay.binance import BinanceReader, BinanceReplay, DepthDiff, DepthSnapshot, L2Book
+
+    changes: list[tuple[int, int, int, int]] = []  # (receive ns, side, price units, lots)
+
+    class Recording(L2Book):
+        """The replay's book, noting every level it changes and when the first snapshot was loaded."""
+
+        __slots__ = ("loaded_ns",)
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.loaded_ns: int | None = None
+
+        def levels(self) -> dict[tuple[int, int], int]:
+            return {(1, p): q for p, q in self.bids.items()} | {(-1, p): q for p, q in self.asks.items()}
+
+        def load(self, snapshot: DepthSnapshot) -> None:
+            before = self.levels()
+            super().load(snapshot)
+            after = self.levels()
+            if self.loaded_ns is None:
+                self.loaded_ns = snapshot.receive_ns
+            for key in sorted(before.keys() | after.keys()):
+                if before.get(key, 0) != after.get(key, 0):
+                    changes.append((snapshot.receive_ns, key[0], key[1], after.get(key, 0)))
+
+        def apply(self, diff: DepthDiff) -> None:
+            super().apply(diff)
+            for side, levels in ((1, diff.bids), (-1, diff.asks)):
+                changes.extend((diff.receive_ns, side, price, qty) for price, qty in levels)
+
+    file = Path(path)
+    reader = BinanceReader(file)
+    replay = BinanceReplay()
+    book = Recording()
+    replay.book = book
+    for message in reader:
+        replay.feed(message)
+    replay.finish()
+    t0 = book.loaded_ns
+    if t0 is None or reader.price_decimals is None or reader.qty_decimals is None:
+        raise ReplayError(file, None, f"the depth never synchronised: {replay.failure}")
+    price_scale = _scale(reader.price_decimals, tick_size)
+    qty_scale = _scale(reader.qty_decimals, lot_size)
+    opening: dict[tuple[int, int], int] = {}
+    rows: list[tuple[int, int, int, int]] = []
+    for ns, side, price, qty in changes:
+        ticks, lots = _convert(file, price, price_scale, qty, qty_scale)
+        if ns <= t0:
+            opening[(side, ticks)] = lots
+        else:
+            rows.append((ns - t0, side, ticks, lots))
+    snapshot = sorted((side, price, qty) for (side, price), qty in opening.items() if qty)
+    return DepthStream(snapshot, np.array(rows, dtype=UPDATE_DTYPE))
+
+
+def _scale(decimals: int, unit: float) -> tuple[int, int]:
+    """``(numerator, denominator)``: a value in units of ``10**-decimals`` times this is in ``unit``s."""
+    ratio = Fraction(1, 10**decimals) / Fraction(Decimal(repr(unit)))
+    return ratio.numerator, ratio.denominator
+
+
+def _convert(file: Path, price: int, ps: tuple[int, int], qty: int, qs: tuple[int, int]) -> tuple[int, int]:
+    """A price and a size in the capture's units as the instrument's ticks and lots, exactly."""
+    ticks, rest = divmod(price * ps[0], ps[1])
+    if rest:
+        raise ReplayError(file, None, f"price {price} (capture units) is not a whole number of ticks")
+    lots, rest = divmod(qty * qs[0], qs[1])
+    if rest:
+        raise ReplayError(file, None, f"size {qty} (capture units) is not a whole number of lots")
+    return ticks, lots

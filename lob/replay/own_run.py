@@ -104,6 +104,12 @@ def replay_run(path: Path | str, *, max_mismatches: int = 5) -> OwnReplay:
     or trades table.
     """
     run = read_run(path)  # checks the manifest and schema version
+    source = run.manifest.get("source", "simulation")
+    if source != "simulation":
+        raise LobError(
+            f"{run.path}: a replay of {source} data, not a simulation: its log holds the history's own "
+            "messages, not every order that reached the book, so it cannot be re-executed"
+        )
     started = time.perf_counter()
     for table in ("events", "trades"):
         if not (run.path / f"{table}.parquet").is_file():

@@ -57,6 +57,7 @@ from lob.scenario.fields import (
     calendar_time,
     empty_if_none,
 )
+from lob.scenario.replay_config import BackgroundConfig
 from lob.scenario.risk_config import (
     AdlConfig,
     CircuitBreakersConfig,
@@ -309,6 +310,7 @@ class ScenarioConfig(ConfigModel):
     fundamental: Annotated[dict[str, FundamentalConfig], NoneIsEmpty] = Field(default_factory=dict)
     traders: list[TraderGroupConfig] = Field(min_length=1)
     open_interest: Annotated[list[OpenInterestConfig], NoneIsEmpty] = Field(default_factory=list)
+    background: Annotated[list[BackgroundConfig], NoneIsEmpty] = Field(default_factory=list)
     outputs: Annotated[OutputsConfig, NoneIsEmpty] = Field(default_factory=lambda: OutputsConfig())
 
     @model_validator(mode="wrap")
@@ -328,6 +330,9 @@ class ScenarioConfig(ConfigModel):
 
     def _resolve_defaults(self) -> None:
         first = self.instruments[0].symbol
+        for background in self.background:
+            if background.instrument is None:
+                background.instrument = first
         for group in self.traders:
             if group.name is None:
                 group.name = default_group_name(group.type)
@@ -482,6 +487,15 @@ def _cross_field_problems(data: dict[str, Any]) -> list[InitErrorDetails]:
                     break
                 traders_named[trader] = i
     problems.extend(_risk_problems(data, symbols))
+    backgrounds = data.get("background")
+    if isinstance(backgrounds, list) and symbols is not None:
+        for k, background in enumerate(backgrounds):
+            instrument = background.get("instrument") if isinstance(background, dict) else None
+            if isinstance(instrument, str) and instrument not in symbols:
+                message = f"unknown instrument {instrument!r}{_declared_hint(instrument, symbols)}"
+                problems.append(
+                    _error(("background", k, "instrument"), "undeclared_instrument", message, instrument)
+                )
     return problems
 
 

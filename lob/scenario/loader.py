@@ -106,11 +106,13 @@ def parse_config(text: str, source: str = "<string>", overrides: Sequence[str] =
             problems.append(error)
         elif loc is not None:
             set_locs.append(loc)
+    # Files a config names (background recordings) are relative to the config file.
+    base_dir = Path.cwd() if source.startswith("<") else Path(source).resolve().parent
     run = data.get("run")
     if isinstance(run, dict) and "name" not in run:
         run["name"] = "run" if source.startswith("<") else Path(source).stem
     try:
-        config = ScenarioConfig.model_validate(data)
+        config = ScenarioConfig.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
         for err in exc.errors():
             problems.append(_problem(err, data, source, document.lines, set_locs))
@@ -120,6 +122,8 @@ def parse_config(text: str, source: str = "<string>", overrides: Sequence[str] =
             key=lambda p: (p.source == OVERRIDE_SOURCE, p.line or 0)
         )  # stable: ties keep their order
         raise ConfigError(problems)
+    for background in config.background:
+        background.resolve(base_dir)
     return config
 
 

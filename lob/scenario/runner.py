@@ -13,13 +13,14 @@ import ctypes
 import gc
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from lob.eventlog.adl_summary import adl_summary
+from lob.eventlog.execution_summary import execution_summary
 from lob.eventlog.liquidation_summary import liquidation_summary
 from lob.eventlog.rundir import check_writable
 from lob.eventlog.summary import market_summary, round_sig
@@ -32,6 +33,7 @@ from lob.scenario.world import FundingSpec, LatencySpec, MarkSpec, World
 from lob.seeding import spawn_rng
 
 if TYPE_CHECKING:
+    from lob.agents.base import Trader
     from lob.eventlog.reader import RunData
 
 
@@ -104,6 +106,13 @@ def build_world(cfg: ScenarioConfig) -> World:
             )
     for oi in cfg.open_interest:
         _open_interest(world, oi, instruments, seed)
+    for background in cfg.background:
+        from lob.replay.background import binance_depth_stream
+
+        assert background.instrument is not None  # resolved by validation
+        inst_cfg = cfg.instrument(background.instrument)
+        stream = binance_depth_stream(background.path(), inst_cfg.tick_size, inst_cfg.lot_size)
+        world.add_historical_depth(stream, background.instrument)
     out = cfg.outputs
     if out.snapshot_interval and "book" in out.tables:
         world.snapshot_book(out.snapshot_interval, out.depth)
@@ -203,11 +212,13 @@ def _open_interest(world: World, oi: OpenInterestConfig, instruments: list[Instr
         )
 
 
-def trader_summary(world: World) -> dict[str, Any]:
+def trader_summary(world: World, arrays: Mapping[str, np.ndarray] | None = None) -> dict[str, Any]:
     """Per trader group: counts, commands sent, and final holdings valued at each instrument's last price.
 
     PnL includes any collateral the trader put up and has left (for a margined
-    trader: what it has now minus what it deposited).
+    trader: what it has now minus what it deposited). A group of execution
+    traders (``execution``) also gets how its parent order went: filled lots,
+    VWAP and the cost against the arrival mid (lob.eventlog.execution_summary).
     """
     groups: dict[str, dict[str, Any]] = {}
     pnls: dict[str, list[float]] = {}
@@ -236,6 +247,19 @@ def trader_summary(world: World) -> dict[str, Any]:
         g["pnl_quote"] = round_sig(float(values.sum()))
         g["pnl_min_quote"] = round_sig(float(values.min()))
         g["pnl_max_quote"] = round_sig(float(values.max()))
+    if arrays is not None:
+        from lob.agents.execution import ExecutionAgent
+
+        members: dict[str, list[Trader]] = {}
+        for trader in world.traders:
+            if isinstance(trader, ExecutionAgent):
+                members.setdefault(trader.group, []).append(trader)
+        for name, traders in members.items():
+            first = traders[0]
+            assert isinstance(first, ExecutionAgent)
+            side = 1 if first.params.side == "buy" else -1
+            owners = [t._conn.index for t in traders if t._conn is not None]
+            groups[name]["execution"] = execution_summary(arrays, owners, side, first.instrument)
     return groups
 
 
@@ -286,6 +310,10 @@ def summarize(world: World, cfg: ScenarioConfig, arrays: dict[str, np.ndarray]) 
     if risk is not None and risk.adl is not None and "adl" in arrays:
         deleveraging = adl_summary(arrays, world.instruments, cfg.venue.adl.horizon)
         deleveraging["policy"] = cfg.venue.adl.policy  # a user's own policy is "custom" in the table
+    backgrounds = [
+        {"file": Path(b.binance).name, "instrument": b.instrument, **depth.summary()}
+        for b, depth in zip(cfg.background, world.backgrounds, strict=True)
+    ]
     halts: dict[str, Any] = {}
     if world.breakers is not None and "events" in arrays:
         from lob.eventlog.breaker_summary import breaker_summary
@@ -295,6 +323,7 @@ def summarize(world: World, cfg: ScenarioConfig, arrays: dict[str, np.ndarray]) 
         "liquidations": liquidation,
         "adl": deleveraging,
         "circuit_breakers": halts,
+        "background": backgrounds,
         "run": {
             "name": cfg.run.name,
             "seed": cfg.run.seed,
@@ -305,7 +334,7 @@ def summarize(world: World, cfg: ScenarioConfig, arrays: dict[str, np.ndarray]) 
             "simpy_events": world.simpy_events,
         },
         "instruments": market["instruments"],
-        "traders": trader_summary(world),
+        "traders": trader_summary(world, arrays),
         "venue": {
             "fee_income_quote": {
                 inst.symbol: round_sig(world.venue.fee_income[inst.index] * inst.notional_unit)
