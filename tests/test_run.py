@@ -313,3 +313,17 @@ def test_circuit_breakers_halt_the_flash_crash_as_the_readme_says() -> None:
     assert (liq["liquidations"], liq["deepest_generation"]) == (1203, 17)
     assert (round(m["peak_drop_pct"], 2), m["low"], m["close"]) == (4.34, 97.0, 98.4)
     assert result.summary["conservation"]["money"]["difference"] == 0
+
+
+def test_the_binance_replay_shock_as_the_readme_says() -> None:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"replay_binance_shock.yaml replays recorded data from {SHARED_DATA}, absent here")
+    result = run_config(load_config(ROOT / "configs" / "replay_binance_shock.yaml"), write=False)
+    s = result.summary
+    ex = s["traders"]["block_seller"]["execution"]
+    assert (ex["filled_lots"], round(ex["slippage_bps"], 1), ex["arrival_mid"]) == (1_000_000, 26.5, 61739.75)
+    liq = s["liquidations"]
+    assert (liq["liquidations"], [g["count"] for g in liq["by_generation"]]) == (450, [282, 164, 4])
+    (bg,) = s["background"]
+    assert (bg["level_updates"], bg["conflicts"], bg["cut_lots"]) == (397_716, 6_749, 1_631_545)
+    assert s["conservation"]["money"]["difference"] == 0

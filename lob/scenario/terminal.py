@@ -91,8 +91,19 @@ def print_summary(result: RunResult) -> None:
             f"{b['limit_states']} limit states, {b['band_rejections']:,} band rejections, "
             f"{b['halt_rejections']:,} orders refused while halted"
         )
+    for b in s.get("background") or []:
+        print(
+            f"  background {b['instrument']} from {b['file']}: {b['level_updates']:,} level updates; "
+            f"{b['conflicts']:,} decreases cut by {b['cut_lots']:,} lots that simulated orders had taken"
+        )
     for group, g in s["traders"].items():
         print(
             f"  {group:<16} x{g['traders']:<5} position {g['position_lots']:>8} lots   "
             f"PnL {g['pnl_quote']:>14,.2f}   fees {g['fees_quote']:>10,.2f}"
         )
+        ex = g.get("execution")
+        if ex and ex.get("filled_lots"):
+            print(
+                f"    {ex['side']} {ex['filled_lots']:,} lots at VWAP {_fmt(ex.get('vwap'))} against "
+                f"an arrival mid of {_fmt(ex.get('arrival_mid'))}: {_fmt(ex.get('slippage_bps'), '.1f')} bps"
+            )
