@@ -14,12 +14,14 @@ import json
 import random
 import subprocess
 import sys
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 import lob.replay.binance
+import lob.replay.binance_files
 from lob.replay.binance import (
     BinanceReader,
     BookTicker,
@@ -206,8 +208,9 @@ def line_of(lines: list[str], needle: str, start: int = 0) -> int:
 # -- units and the book -----------------------------------------------------------
 
 
-def test_doctests() -> None:
-    result = doctest.testmod(lob.replay.binance)
+@pytest.mark.parametrize("module", [lob.replay.binance, lob.replay.binance_files], ids=lambda m: m.__name__)
+def test_doctests(module: types.ModuleType) -> None:
+    result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
 
 

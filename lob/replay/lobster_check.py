@@ -47,21 +47,19 @@ import numpy as np
 from lob.eventlog.rundir import absolute, check_writable
 from lob.eventlog.schema import BOOK, EVENTS, KIND_CODE, STATUSES, TRADES
 from lob.replay.errors import ReplayError
-from lob.replay.lobster import (
+from lob.replay.lobster import MAX_NOTES, Rebuild, rebuild
+from lob.replay.lobster_files import (
     EMPTY_ASK,
     EMPTY_BID,
     LOT_SIZE,
-    MAX_NOTES,
     MESSAGE_TYPES,
     TICK_SIZE,
     Messages,
     Orderbook,
-    Rebuild,
     file_identity,
     pair,
     read_messages,
     read_orderbook,
-    rebuild,
 )
 
 #: With the default book policy, a snapshot after every book change unless that makes more rows than this.
