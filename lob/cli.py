@@ -109,6 +109,7 @@ def _add_run(subparsers: _Subparsers) -> None:
     parser.add_argument("--seed", type=int, metavar="N", help="root seed (overrides run.seed)")
     parser.add_argument("--force", action="store_true", help="replace an existing run directory")
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    parser.add_argument("--report", action="store_true", help="write RUN_DIR/report.html at the end")
     parser.add_argument(
         "--debug", action="store_true", help="show the full traceback if the simulation fails"
     )
@@ -142,6 +143,12 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     if not args.quiet:
         print_summary(result)
+    if args.report and result.path is not None:
+        from lob.report import write_report
+
+        page = write_report(result.path)
+        if not args.quiet:
+            print(f"report: {page}")
     return EXIT_OK
 
 
@@ -241,4 +248,29 @@ def _parse_sub(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Nam
         return exc.code if isinstance(exc.code, int) else EXIT_CONFIG
 
 
-_SUBCOMMANDS: list[Callable[[_Subparsers], None]] = [_add_validate, _add_run, _add_replay]
+# -- report ------------------------------------------------------------------------------------------------
+
+
+def _add_report(subparsers: _Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="write an HTML report of a run or a sweep",
+        description=(
+            "Write a self-contained HTML report (opens offline) of a run directory, or of a sweep "
+            "directory (results.parquet: each metric against each parameter)."
+        ),
+    )
+    parser.add_argument("path", metavar="RUN_DIR | SWEEP_DIR")
+    parser.add_argument("--out", metavar="FILE", help="where to write it (default DIR/report.html)")
+    parser.set_defaults(handler=_report)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from lob.report import report_command
+
+    return report_command(Path(args.path), out=Path(args.out) if args.out else None, stdout=sys.stdout)
+
+
+_SUBCOMMANDS: list[Callable[[_Subparsers], None]] = [_add_validate, _add_run, _add_replay, _add_report]
