@@ -273,4 +273,70 @@ def _report(args: argparse.Namespace) -> int:
     return report_command(Path(args.path), out=Path(args.out) if args.out else None, stdout=sys.stdout)
 
 
-_SUBCOMMANDS: list[Callable[[_Subparsers], None]] = [_add_validate, _add_run, _add_replay, _add_report]
+# -- bench -------------------------------------------------------------------------------------------------
+
+
+def _add_bench(subparsers: _Subparsers) -> None:
+    from pathlib import Path
+
+    parser = subparsers.add_parser(
+        "bench",
+        help="run the shipped scenarios as a benchmark of speed and outcomes",
+        description=(
+            "Run every config of a suite in this process and print one table: wall time, events per "
+            "second, CPU time over a baseline, and each run's outcome metrics. --compare flags speed "
+            "regressions beyond noise and any change of an outcome. Exit status 1 if it found either."
+        ),
+    )
+    parser.add_argument(
+        "--suite",
+        choices=("quick", "full"),
+        default="quick",
+        help="quick: the configs shortened to their event (default); full: each at its own length",
+    )
+    parser.add_argument(
+        "--out", metavar="FILE", type=Path, help="write the result as FILE.json or FILE.parquet"
+    )
+    parser.add_argument(
+        "--compare", metavar="FILE", type=Path, help="an earlier --out result of the same suite"
+    )
+    parser.add_argument(
+        "--repeat",
+        metavar="N",
+        type=int,
+        default=3,
+        help="runs of each config, the fastest counts (default 3)",
+    )
+    parser.add_argument(
+        "--configs",
+        metavar="DIR",
+        type=Path,
+        help="directory of *.yaml configs (default: the checkout's configs/)",
+    )
+    parser.set_defaults(handler=_bench)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from lob.benchsuite import bench_command
+
+    try:
+        return bench_command(
+            suite=args.suite,
+            out=args.out,
+            compare=args.compare,
+            repeat=args.repeat,
+            stdout=sys.stdout,
+            config_dir=args.configs,
+        )
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+_SUBCOMMANDS: list[Callable[[_Subparsers], None]] = [
+    _add_validate,
+    _add_run,
+    _add_replay,
+    _add_report,
+    _add_bench,
+]
