@@ -333,10 +333,48 @@ def _bench(args: argparse.Namespace) -> int:
         return 130
 
 
+# -- sweep -------------------------------------------------------------------------------------------------
+
+
+def _add_sweep(subparsers: _Subparsers) -> None:
+    from lob.sweep.command import add_sweep_arguments
+
+    parser = subparsers.add_parser(
+        "sweep",
+        help="run a sweep of a config over parameters and seeds on Dask",
+        description=(
+            "Run every run of a sweep file (a base config, a grid or random sample of --set overrides, "
+            "seeds) on a local Dask cluster or an existing one, and gather one row per run into "
+            "results.parquet. Runs already done are skipped; a failed run is recorded with its error. "
+            "Exit status 1 if any run failed."
+        ),
+    )
+    add_sweep_arguments(parser)
+    parser.set_defaults(handler=_sweep)
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from lob.sweep.command import sweep_command
+
+    return sweep_command(
+        Path(args.sweep),
+        workers=args.workers,
+        scheduler=args.scheduler,
+        out=Path(args.out) if args.out else None,
+        progress=not args.no_progress,
+        stdout=sys.stdout,
+        write_runs=args.write_runs,
+        dry_run=args.dry_run,
+    )
+
+
 _SUBCOMMANDS: list[Callable[[_Subparsers], None]] = [
     _add_validate,
     _add_run,
     _add_replay,
     _add_report,
     _add_bench,
+    _add_sweep,
 ]
