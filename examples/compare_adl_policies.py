@@ -1,6 +1,6 @@
 """Runs configs/adl_waves.yaml once per auto-deleveraging policy and prints the comparison table.
 
-    python examples/compare_adl_policies.py                 # seed 1, every policy, about 15 s
+    python examples/compare_adl_policies.py                 # seed 1, every policy, about 16 s
     python examples/compare_adl_policies.py --seed 2 --price mark
 
 Each run is ``lob run configs/adl_waves.yaml --set venue.adl.policy=NAME``

@@ -246,7 +246,13 @@ class Deleveraging:
                     max_lots -= 1
             else:
                 max_lots = lots if equity >= 0 else 0
-            _, bp = engine.prices(owner, ii)
+            wallet = equity / MONEY_PER_QUOTE - upnl  # collateral plus the other positions' value, quote
+            # Where equity would be zero (RiskEngine.prices' bankruptcy price, without the costlier
+            # liquidation price): a position bought for nothing cannot go bankrupt.
+            if entry > 0:
+                bankruptcy = max(entry - wallet / (pos * inst.lot_size), 0.0)
+            else:
+                bankruptcy = 0.0 if pos > 0 else math.inf
             notional = qty * mark * inst.tick_size
             out.append(
                 Candidate(
@@ -254,10 +260,10 @@ class Deleveraging:
                     side=1 if pos > 0 else -1,
                     lots=lots,
                     qty=qty,
-                    entry_price=max(entry, 1e-300),
+                    entry_price=max(entry, 1e-300),  # Candidate needs > 0
                     mark_price=mark * inst.tick_size,
-                    bankruptcy_price=bp * inst.tick_size,
-                    wallet=equity / MONEY_PER_QUOTE - upnl,
+                    bankruptcy_price=bankruptcy,
+                    wallet=wallet,
                     upnl=upnl,
                     maintenance=tiers.maintenance_margin(notional),
                     max_lots=max_lots,
