@@ -136,9 +136,21 @@ class Fill:
     ``price`` ticks, ``qty`` lots, ``side`` the trader's side, ``fee`` in
     notional units (negative: a rebate), ``maker`` whether the order rested,
     ``time_ns`` when the venue matched it (earlier than when it was heard).
+    ``liquidation_id`` is non-zero for a fill of a forced order the venue's
+    liquidation engine sent for this account: the trader was liquidated.
     """
 
-    __slots__ = ("fee", "instrument", "maker", "order_id", "price", "qty", "side", "time_ns")
+    __slots__ = (
+        "fee",
+        "instrument",
+        "liquidation_id",
+        "maker",
+        "order_id",
+        "price",
+        "qty",
+        "side",
+        "time_ns",
+    )
 
     def __init__(
         self,
@@ -150,6 +162,7 @@ class Fill:
         fee: int,
         maker: bool,
         time_ns: int,
+        liquidation_id: int = 0,
     ) -> None:
         self.order_id = order_id
         self.instrument = instrument
@@ -159,6 +172,7 @@ class Fill:
         self.fee = fee
         self.maker = maker
         self.time_ns = time_ns
+        self.liquidation_id = liquidation_id
 
     def __repr__(self) -> str:
         side = "buy" if self.side > 0 else "sell"
@@ -195,8 +209,11 @@ class Trader:
         self.rng = rng
         self._fundamentals = fundamentals
         self._ii = instrument.index
-        self._conn: Connection | None = None
+        self._conn: Connection | None = None  # the account on the home venue (its instrument's)
         n = len(self.instruments)
+        #: Per instrument, the connection (account) orders in it go through; None: no account there.
+        self._conn_of: list[Connection | None] = [None] * n
+        self.connections: list[Connection] = []  # one per venue the trader has an account on
         self._position = [0] * n
         self._cash = [0] * n
         self._fees = [0] * n
@@ -205,8 +222,13 @@ class Trader:
         self._next_fill: simpy.Event | None = None  # shared by every waiter of the next fill
         self.sent = 0  # commands sent
 
-    def _attach(self, conn: Connection) -> None:
-        self._conn = conn
+    def _attach(self, conn: Connection, instruments: Sequence[int] | None = None) -> None:
+        """Trades ``instruments`` (default: all) through ``conn``; the first connection is the home one."""
+        if self._conn is None:
+            self._conn = conn
+        self.connections.append(conn)
+        for ii in range(len(self._conn_of)) if instruments is None else instruments:
+            self._conn_of[ii] = conn
 
     # -- LIFECYCLE (override) --------------------------------------------------
 
@@ -278,10 +300,26 @@ class Trader:
         return self._send_order(_POST_ONLY, side, qty, price, instrument, stp)
 
     def submit_market(
-        self, side: object, qty: int, *, protection: int = 0, instrument: object = None, stp: int = STP.NONE
+        self,
+        side: object,
+        qty: int,
+        *,
+        protection: int = 0,
+        instrument: object = None,
+        stp: int = STP.NONE,
+        cause: int = 0,
     ) -> int:
-        """A market order; ``protection`` is the worst price in ticks it may trade at (0: none)."""
-        return self._send_order(_MARKET, side, qty, protection, instrument, stp)
+        """A market order; ``protection`` is the worst price in ticks it may trade at (0: none).
+
+        ``cause``: the liquidation id (:attr:`Fill.liquidation_id`) this order
+        answers, when the trader's own risk rule sends it because it was
+        liquidated elsewhere. The cascade trace then runs through it: a
+        liquidation its trades set off is that liquidation's child.
+        """
+        oid = self._send_order(_MARKET, side, qty, protection, instrument, stp)
+        if cause:
+            self.venue.declare_cause(oid, cause)
+        return oid
 
     def cancel(self, order_id: int) -> None:
         """Asks the venue to cancel ``order_id`` (it may fill before the request arrives)."""
@@ -340,9 +378,14 @@ class Trader:
         return oid
 
     def _send(self, msg: tuple[int, int, int, int, int, int, int, int]) -> None:
-        conn = self._conn
+        conn = self._conn_of[msg[7]]
         if conn is None:
-            raise RuntimeError(f"trader {self.name} is not connected to a venue")
+            if self._conn is None:
+                raise RuntimeError(f"trader {self.name} is not connected to a venue")
+            raise RuntimeError(
+                f"trader {self.name} has no account on the venue of {self.instruments[msg[7]].symbol} "
+                "(list that venue in its group's venues)"
+            )
         self.sent += 1
         self.venue.send(conn, msg)
 
@@ -452,7 +495,7 @@ class Trader:
         self.on_order_update(order)
 
     def _hear_fill(self, update: tuple[Any, ...]) -> None:
-        _, oid, ii, price, qty, side, fee_paid, maker, maker_leaves, time_ns = update
+        _, oid, ii, price, qty, side, fee_paid, maker, maker_leaves, time_ns, cause = update
         self._position[ii] += side * qty
         self._cash[ii] -= side * price * qty + fee_paid
         self._fees[ii] += fee_paid
@@ -465,7 +508,7 @@ class Trader:
                     order.status = "filled"
                     del self.orders[oid]
                     self.on_order_update(order)
-        fill = Fill(oid, ii, price, qty, side, fee_paid, maker, time_ns)
+        fill = Fill(oid, ii, price, qty, side, fee_paid, maker, time_ns, cause)
         self.on_fill(fill)
         ev = self._next_fill
         if ev is not None:

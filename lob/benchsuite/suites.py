@@ -28,6 +28,8 @@ QUICK_DURATIONS: dict[str, tuple[str, str]] = {
     "leverage_cascade": ("15m", "the fundamental drops at 10 min; the cascade is over in five"),
     "adl_waves": ("25m", "all three blows (10, 16, 22 min) and their ADL waves"),
     "replay_binance_shock": ("3m", "the block sale at 2:00-2:30 and the liquidations it causes"),
+    "contagion_assets": ("20m", "the AAA sale at 10-14 min and the BBB cascade cross margin sets off"),
+    "contagion_venues": ("15m", "the thin venue's sale at 10-11 min and the deep venue's cascade"),
 }
 
 

@@ -107,12 +107,20 @@ class MarketDataFeed:
             raise ValueError(f"feed latency must be >= 0 ns, got {latency_ns}")
         self.env = env
         self.latency_ns = int(latency_ns)
+        #: Per instrument: instruments of different venues reach traders with their venue's latency.
+        self.latencies = [self.latency_ns] * n_instruments
         self.depth = int(depth)
         empty = [Quote(i, 0, 0, 0, 0, 0, 0, 0) for i in range(n_instruments)]
         self._latest = list(empty)  # the venue's own latest quote per instrument
         self._in_flight: list[deque[Quote]] = [deque([q]) for q in empty]
         self._subscribers: list[list[Subscriber]] = [[] for _ in range(n_instruments)]
         self.published = 0
+
+    def set_latency(self, instrument: int, latency_ns: int) -> None:
+        """The feed latency of one instrument (its venue's), ns."""
+        if latency_ns < 0:
+            raise ValueError(f"feed latency must be >= 0 ns, got {latency_ns}")
+        self.latencies[instrument] = int(latency_ns)
 
     def latest(self, instrument: int) -> Quote:
         """The venue's latest quote, without delay (for the venue and the log, not for traders)."""
@@ -125,12 +133,12 @@ class MarketDataFeed:
         self._in_flight[i].append(quote)
         self.published += 1
         if self._subscribers[i]:
-            ev = Timeout(self.env, self.latency_ns, quote)
+            ev = Timeout(self.env, self.latencies[i], quote)
             ev.callbacks.append(self._deliver)
 
     def view(self, instrument: int) -> Quote:
         """The latest quote published at or before ``now - latency_ns``. Runtime: O(1) amortised."""
-        horizon = self.env._now - self.latency_ns  # _now: skips the property on a hot path
+        horizon = self.env._now - self.latencies[instrument]  # _now: skips the property on a hot path
         q = self._in_flight[instrument]
         while len(q) > 1 and q[1].time_ns <= horizon:
             q.popleft()

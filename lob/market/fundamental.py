@@ -46,6 +46,14 @@ in whole blocks (so the path is a deterministic function of its state):
 ``J = rng.normal(jump_mean, jump_std, counts.sum())``, the jumps of step 0
 first. With neither, nothing is drawn.
 
+Supplied diffusion draws: the constructor's ``normals`` argument, if given,
+is used as ``z`` (exactly ``n_steps`` finite standard-normal values, one per
+grid step) and ``rng`` is then not asked for them; jumps are still drawn from
+``rng`` as above. This is how several instruments get correlated diffusions
+(see :mod:`lob.market.correlation`): their ``z`` rows come from one correlated
+draw while jumps and scripted shocks stay per process. Without ``normals`` the
+draws are exactly those listed above.
+
 Computation: a step is the affine map ``X -> A_k X + B_k`` with
 ``A_k = c_k a`` and ``B_k = c_k (m_k (1 - a) + s z_k)``, ``c_k`` the product of
 the step's jump and shock factors. The composition of affine maps is
@@ -155,6 +163,21 @@ def _affine_scan(a: FloatArray, b: FloatArray) -> None:
             break
 
 
+def _normals(normals: npt.ArrayLike, n_steps: int) -> FloatArray:
+    """``normals`` as a 1-d float64 array of exactly ``n_steps`` finite values, else :class:`ValueError`."""
+    try:
+        z = np.asarray(normals, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"normals must be an array of {n_steps} finite numbers") from None
+    if z.shape != (n_steps,):
+        raise ValueError(
+            f"normals must hold exactly n_steps = {n_steps} values (one per grid step), got shape {z.shape}"
+        )
+    if not np.isfinite(z).all():
+        raise ValueError("normals must be finite")
+    return z
+
+
 class FundamentalProcess:
     """A fundamental price path on a fixed grid; see the module docstring for the model.
 
@@ -164,8 +187,12 @@ class FundamentalProcess:
     per second, >= 0); ``jump_mean`` and ``jump_std`` (>= 0) of the relative jump
     size; ``step_ns`` the grid step (ns, > 0); ``duration_ns`` (ns, >= 0), the grid
     covers ``[0, duration_ns]``; ``shocks`` the scripted :class:`Shock` list;
-    ``rng`` the generator all randomness is drawn from (in the documented order).
-    Invalid arguments raise :class:`ValueError` naming the argument.
+    ``rng`` the generator all randomness is drawn from (in the documented order);
+    ``normals`` optional diffusion draws ``z`` (dimensionless standard normals, one
+    per grid step, ``n_steps = ceil(duration_ns / step_ns)`` of them) used instead
+    of drawing them from ``rng`` (they are checked, but contribute nothing, when
+    ``volatility`` is 0). Invalid arguments raise :class:`ValueError`
+    naming the argument.
     """
 
     __slots__ = ("_duration_ns", "_floor", "_last", "_list", "_n", "_shocks", "_step_ns", "_times", "_values")
@@ -184,6 +211,7 @@ class FundamentalProcess:
         duration_ns: int,
         shocks: Sequence[Shock],
         rng: np.random.Generator,
+        normals: npt.ArrayLike | None = None,
     ) -> None:
         m0 = _positive("mean", mean)
         x0 = _positive("start", start)
@@ -207,8 +235,9 @@ class FundamentalProcess:
         self._shocks = tuple(shocks)
         self._floor = FLOOR_FRACTION * m0
         n_steps = -(-duration // step)  # ceil: the last grid time is >= duration
+        z = None if normals is None else _normals(normals, n_steps)
         self._times: IntArray = np.arange(n_steps + 1, dtype=np.int64) * np.int64(step)
-        values = self._simulate(m0, x0, kappa, sigma, rate, jmean, jstd, n_steps, shocks, rng)
+        values = self._simulate(m0, x0, kappa, sigma, rate, jmean, jstd, n_steps, shocks, rng, z)
         values.flags.writeable = False
         self._times.flags.writeable = False
         self._values: FloatArray = values
@@ -228,6 +257,7 @@ class FundamentalProcess:
         n_steps: int,
         shocks: Sequence[Shock],
         rng: np.random.Generator,
+        z: FloatArray | None,
     ) -> FloatArray:
         dt = self._step_ns / NS_PER_S
         floor = self._floor
@@ -241,8 +271,9 @@ class FundamentalProcess:
             else sigma * math.sqrt(dt)
         )
 
-        # Random draws, in the documented order.
-        noise = s * rng.standard_normal(n_steps) if sigma > 0 else np.zeros(n_steps)
+        # Random draws, in the documented order (diffusion draws replaced by z when supplied).
+        draws = None if sigma == 0 else rng.standard_normal(n_steps) if z is None else z
+        noise = np.zeros(n_steps) if draws is None else s * draws
         c = np.ones(n_steps)  # multiplicative factor of step k (jumps, then shocks landing on t_{k+1})
         if rate > 0 and n_steps > 0:
             counts = rng.poisson(rate * dt, n_steps)

@@ -27,6 +27,7 @@ class Instrument:
     lot_size: float
     index: int = 0  # position among the run's instruments; the venue's book key
     perpetual: bool = False  # a perpetual future: margined, with mark and index prices
+    venue: int = 0  # index of the venue that lists it, among the run's venues
     #: Money units per notional unit (``tick_size * lot_size * MONEY_PER_QUOTE``), exact.
     money_unit: int = field(init=False, repr=False, compare=False)
     #: Quote currency per unit of ``price_ticks * qty_lots`` (computed once: it is read per account).

@@ -13,7 +13,7 @@ later message overtake an earlier one.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
 
 import simpy
@@ -38,7 +38,8 @@ Message = tuple[int, int, int, int, int, int, int, int]
 
 # Updates delivered to a trader, tagged by their first field.
 ACK = 0  # (ACK, order_id, kind, status, reason, filled, resting, price)
-FILL = 1  # (FILL, order_id, instrument, price, qty, side, fee, is_maker, maker_leaves, time_ns)
+# cause: the liquidation id a forced order carries (the owner hears of its forced fills), else 0.
+FILL = 1  # (FILL, order_id, instrument, price, qty, side, fee, is_maker, maker_leaves, time_ns, cause)
 STP_CANCELLED = 2  # (STP_CANCELLED, order_id)
 
 _REPLACE = int(Kind.REPLACE)
@@ -97,6 +98,24 @@ class RiskHooks(Protocol):
         ...
 
 
+class RiskRouter:
+    """Several risk engines behind the venue's one hook: one engine per venue of a multi-venue run.
+
+    Each engine answers for the accounts it watches and lets every other
+    account through, so asking them all is asking the right one.
+    """
+
+    def __init__(self, engines: list[RiskHooks]) -> None:
+        self.engines = engines
+
+    def allows(self, owner: int, ii: int, side: int, qty: int, price: int) -> bool:
+        return all(e.allows(owner, ii, side, qty, price) for e in self.engines)
+
+    def positions_changed(self, changed: list[tuple[int, int]]) -> None:
+        for e in self.engines:
+            e.positions_changed(changed)
+
+
 class ForcedResult(NamedTuple):
     """What a forced order did, as the venue executed it."""
 
@@ -138,6 +157,8 @@ class Venue:
         self.recorder = recorder
         self.maker_ppm = maker_ppm
         self.taker_ppm = taker_ppm
+        #: (maker, taker) fee in millionths per instrument: instruments of different venues differ.
+        self.fees_ppm = [(maker_ppm, taker_ppm)] * len(self.instruments)
         self.connections: list[Connection] = []
         self.accounts: list[SpotAccount] = []
         self.fee_income = [0] * len(self.instruments)  # notional units the venue collected
@@ -157,6 +178,12 @@ class Venue:
         #: liquidation whose forced order traded since the mark was last read (see take_mark_cause).
         self.cause_generation: dict[int, int] = {}
         self._mark_cause: list[tuple[int, int]] = [(-1, 0) for _ in self.instruments]
+        #: Per instrument, callables told ``(ii, generation, liquidation id)`` of each caused trade
+        #: (a composite index carries the cause to the marks of other venues).
+        self.cause_listeners: list[list[Callable[[int, int, int], None]]] = [[] for _ in self.instruments]
+        #: Liquidation ids that client orders declare they answer (a trader's own risk rule), by order id.
+        self._declared: dict[int, int] = {}
+        self._next_liquidation_id = 1
         self._changed: list[tuple[int, int]] = []
         self._forced_fills: list[tuple[int, int]] = []  # (price, lots) of the forced order being executed
 
@@ -194,6 +221,37 @@ class Venue:
         cause = self._mark_cause[ii]
         self._mark_cause[ii] = (-1, 0)
         return cause
+
+    def new_liquidation_id(self) -> int:
+        """A run-wide unique liquidation id: several venues' engines draw from one counter."""
+        lid = self._next_liquidation_id
+        self._next_liquidation_id = lid + 1
+        return lid
+
+    def attach_risk(self, engine: RiskHooks) -> None:
+        """Adds a risk engine; with more than one, a :class:`RiskRouter` asks each."""
+        if self.risk is None:
+            self.risk = engine
+        elif isinstance(self.risk, RiskRouter):
+            self.risk.engines.append(engine)
+        else:
+            self.risk = RiskRouter([self.risk, engine])
+
+    def set_fees(self, ii: int, maker_ppm: int, taker_ppm: int) -> None:
+        """Instrument ``ii``'s maker and taker fees, millionths of notional (its venue's schedule)."""
+        self.fees_ppm[ii] = (maker_ppm, taker_ppm)
+
+    def declare_cause(self, order_id: int, liquidation_id: int) -> None:
+        """Marks a client order as answering liquidation ``liquidation_id`` (``Trader.submit_market``).
+
+        Its trades then carry that liquidation into the next mark update of
+        their instrument, as a forced order's do, so a liquidation on one
+        venue that makes a trader sell on another is traced across. The
+        order is otherwise an ordinary client order: margin-checked,
+        acknowledged, logged with cause 0.
+        """
+        if liquidation_id:
+            self._declared[order_id] = liquidation_id
 
     def new_order_id(self) -> int:
         """A venue-wide unique order id (assigned when the trader sends, so it can cancel at once)."""
@@ -309,6 +367,8 @@ class Venue:
         fills = book.take_fill_tuples() if book.fill_count else None
         if fills is not None:
             self._book_fills(fills, ii, now, sent, cause)
+        if self._declared:
+            self._declared.pop(oid, None)  # a declared cause covers the order's own taking only
         if stp:
             for rec in book.take_stp_cancels().tolist():
                 self._stp_cancelled(rec, ii, now)
@@ -481,7 +541,8 @@ class Venue:
         self, fills: Sequence[tuple[int, ...]], ii: int, now: int, sent: int, cause: int = 0
     ) -> None:
         """Moves cash and inventory for each fill, logs it, and tells both sides."""
-        maker_ppm, taker_ppm = self.maker_ppm, self.taker_ppm
+        maker_ppm, taker_ppm = self.fees_ppm[ii]
+        declared = self._declared
         accounts, connections, margined = self.accounts, self.connections, self.margined
         trades = self._trades[ii]
         for _seq, tid, mid, towner, mowner, px, q, mleft, aside in fills:
@@ -506,8 +567,8 @@ class Venue:
                  0.0, cause)
             )  # fmt: skip
             self._log_trade((seq, now, ii, px, q, aside, tid, mid, towner, mowner, tfee, mfee, cause))
-            self._queue(connections[towner], (FILL, tid, ii, px, q, aside, tfee, False, -1, now))
-            self._queue(connections[mowner], (FILL, mid, ii, px, q, -aside, mfee, True, mleft, now))
+            self._queue(connections[towner], (FILL, tid, ii, px, q, aside, tfee, False, -1, now, cause))
+            self._queue(connections[mowner], (FILL, mid, ii, px, q, -aside, mfee, True, mleft, now, 0))
             trades.append((px, q, aside))
             self.volume[ii] += q
             self.last_price[ii] = px
@@ -521,9 +582,17 @@ class Venue:
                         live.discard(mid)
             if cause:
                 self._forced_fills.append((px, q))
-                generation = self.cause_generation.get(cause, 0)
-                if generation >= self._mark_cause[ii][0]:
-                    self._mark_cause[ii] = (generation, cause)
+                self._caused(ii, cause)
+            elif declared and tid in declared:
+                self._caused(ii, declared[tid])
+
+    def _caused(self, ii: int, cause: int) -> None:
+        """A trade of ``ii`` made by an order answering liquidation ``cause``: the next mark inherits it."""
+        generation = self.cause_generation.get(cause, 0)
+        if generation >= self._mark_cause[ii][0]:
+            self._mark_cause[ii] = (generation, cause)
+        for listener in self.cause_listeners[ii]:
+            listener(ii, generation, cause)
 
     def _stp_cancelled(self, rec: tuple[Any, ...], ii: int, now: int) -> None:
         _seq, taker_id, maker_id, maker_owner, price, qty, maker_side = rec

@@ -29,6 +29,20 @@ Money is exact: collateral, fund and vault balances are integer money units
 ``sum(collateral) + sum(cash x money unit) + fee income`` over all accounts
 never changes (bad debt is the negative collateral left behind).
 
+Cross margin: an account's collateral backs all its positions on the venue,
+so a loss in one instrument can breach it in another. A breached account
+with several positions is closed in the order ``LiquidationRules.order``
+sets (see :data:`ORDERS`): one position at a time, largest notional first or
+most liquid book first, re-checking the account after each and stopping once
+it is back above maintenance; or ``pro_rata``, every position at once (in
+``partial`` mode, the same fraction of each per step). Each position closed
+is its own forced order and row in the liquidations table. Isolated margin is
+the same engine with one account per position (see lob.risk.open_interest).
+
+Several venues: each venue of a run has its own engine, fund and ADL, and
+watches only its own accounts; liquidation ids come from one venue-wide
+counter so that a cascade can be traced from one venue to another.
+
 Cascades: every forced order carries its liquidation id; the venue passes the
 deepest such id that traded to the next mark update; a breach found on that
 update is its child, one generation deeper. Generation 0 is a breach no
@@ -57,6 +71,8 @@ from lob.risk.tiers import MarginTiers
 
 _LIQUIDATION = KIND_CODE["liquidation"]
 MODES = LIQUIDATION_MODES
+#: The order in which a breached cross-margined account's positions are closed.
+ORDERS = ("largest_first", "most_liquid_first", "pro_rata")
 
 
 @dataclass(frozen=True)
@@ -71,10 +87,16 @@ class LiquidationRules:
     backstop_ratio: float = 1.5  # margin ratio beyond which the vault takes over (backstop mode)
     vault_unwind_interval_ns: int = 10_000_000_000  # the vault sells down what it took this often
     vault_unwind_fraction: float = 0.1  # of its position each time, at market
+    order: str = "largest_first"  # which position of a cross-margined account goes first (ORDERS)
+    liquidity_band: float = 0.01  # most_liquid_first: depth counted within this fraction of the mark
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"liquidation mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.order not in ORDERS:
+            raise ValueError(f"liquidation order must be one of {', '.join(ORDERS)}, got {self.order!r}")
+        if not 0 < self.liquidity_band < 1:
+            raise ValueError(f"liquidity_band must be in (0, 1), got {self.liquidity_band}")
         if not 0 < self.partial_fraction <= 1:
             raise ValueError(f"partial_fraction must be in (0, 1], got {self.partial_fraction}")
         if self.fee_rate < 0 or self.check_latency_ns < 0 or self.cooldown_ns < 0:
@@ -128,7 +150,7 @@ class RiskEngine:
         self._log_liquidation = (
             recorder["liquidations"].append if "liquidations" in recorder.enabled else None
         )
-        venue.risk = self
+        venue.attach_risk(self)
         #: Auto-deleveraging, when a policy is set; without it the fund takes every remainder.
         self.adl = (
             Deleveraging(self, adl, adl_rng if adl_rng is not None else np.random.default_rng(0), recorder)
@@ -324,58 +346,131 @@ class RiskEngine:
     def _liquidate(
         self, owner: int, ii: int, trigger: float, cause: tuple[int, int], seq: int, seen: int
     ) -> None:
+        """Closes a breached account: the position in ``ii`` and, under cross margin, the others in order."""
         venue = self.venue
         m = self.accounts[owner]
         m.busy = True
-        self.liquidations += 1
-        liq_id = self.liquidations
         parent_generation, parent = cause
         generation = parent_generation + 1 if parent else 0
+        # The found time is the mark update that showed the breach; execution follows the check latency.
+        mode = self.rules.mode
+        order = self._closing_order(owner, ii)
+        first = self._step(owner, order[0], trigger if order[0] == ii else self._mark(order[0]),
+                           generation, parent, seq, seen)  # fmt: skip
+        venue.cancel_all_for(owner, first.liq_id)
+        if (
+            mode == "backstop"
+            and self.vault_owner is not None
+            and self.equity(owner) * self.rules.backstop_ratio < self.maintenance(owner)
+        ):
+            self._to_vault(first)
+            return
+        if mode == "partial":
+            self._partial(first)
+            return
+        a = venue.accounts[owner]
+        step: _Step | None = first
+        for jj in order:
+            if not a.position[jj]:
+                continue
+            if step is None:
+                # Sequential rules stop once what is left is back above maintenance; pro rata closes all.
+                if self.rules.order != "pro_rata" and self.equity(owner) >= self.maintenance(owner):
+                    break
+                step = self._step(owner, jj, self._mark(jj), generation, parent, seq, seen)
+            self._close(step, abs(a.position[jj]), final=True, finish=False)
+            step = None
+        self._finish(owner)
+
+    def _step(
+        self, owner: int, ii: int, trigger: float, generation: int, parent: int, seq: int, seen: int
+    ) -> _Step:
+        """A new forced order's context, with its liquidation id and ``liquidation`` events row."""
+        venue = self.venue
+        self.liquidations += 1
+        liq_id = venue.new_liquidation_id()
         venue.cause_generation[liq_id] = generation
-        found_ns = seen  # the mark update that showed the breach; execution follows the check latency
         lp, bp = self.prices(owner, ii)
         lots = abs(venue.accounts[owner].position[ii])
         venue.log_row(_LIQUIDATION, owner, ii, liq_id, round(trigger), lots, trigger, parent)
-        venue.cancel_all_for(owner, liq_id)
-        step = _Step(liq_id, owner, ii, found_ns, trigger, lp, bp, generation, parent, seq)
-        mode = self.rules.mode
-        if mode == "backstop" and self.vault_owner is not None:
-            mm = self.maintenance(owner)
-            equity = self.equity(owner)
-            if equity * self.rules.backstop_ratio < mm:
-                self._to_vault(step)
-                return
-        if mode == "partial":
-            self._partial(step)
+        return _Step(liq_id, owner, ii, seen, trigger, lp, bp, generation, parent, seq)
+
+    def _closing_order(self, owner: int, breached: int) -> list[int]:
+        """The account's margined positions in the order the venue's rule closes them.
+
+        ``largest_first``: by notional at the mark; ``most_liquid_first``: by
+        the notional resting on the closing side within ``liquidity_band`` of
+        the mark; ``pro_rata``: instrument order (all go together). Ties go
+        to the breached instrument, then the lower index. O(instruments).
+        """
+        a = self.venue.accounts[owner]
+        held = [i.index for i in self.instruments if a.position[i.index] and self.tiers[i.index] is not None]
+        if breached not in held:
+            held.append(breached)
+        if len(held) == 1 or self.rules.order == "pro_rata":
+            return sorted(held, key=lambda j: (j != breached, j))
+        key = self._notional if self.rules.order == "largest_first" else self._liquidity
+        return sorted(held, key=lambda j: (-key(owner, j), j != breached, j))
+
+    def _notional(self, owner: int, ii: int) -> float:
+        """Quote notional of ``owner``'s position in ``ii`` at the mark."""
+        inst = self.instruments[ii]
+        return abs(self.venue.accounts[owner].position[ii]) * self._mark(ii) * inst.notional_unit
+
+    def _liquidity(self, owner: int, ii: int) -> float:
+        """Quote notional resting where closing ``owner``'s position in ``ii`` would trade, near the mark."""
+        pos = self.venue.accounts[owner].position[ii]
+        side = 1 if pos > 0 else -1  # a long is closed into the bids
+        mark = self._mark(ii)
+        prices, lots = self.venue.books[ii].depth(side, 1000)
+        if side > 0:
+            near = prices >= mark * (1 - self.rules.liquidity_band)
         else:
-            self._close(step, abs(venue.accounts[owner].position[ii]), final=True)
+            near = prices <= mark * (1 + self.rules.liquidity_band)
+        return float((prices[near] * lots[near]).sum()) * self.instruments[ii].notional_unit
 
     def _partial(self, step: _Step) -> None:
-        a = self.venue.accounts[step.owner]
-        pos = abs(a.position[step.ii])
-        # round() first: 100 x 0.07 is 7.000000000000001 in floats, and a 7% step of 100 lots is 7 lots
-        lots = max(1, math.ceil(round(pos * self.rules.partial_fraction, 9)))
+        """One partial step: ``partial_fraction`` of the step's position (of every position, pro rata)."""
+        owner = step.owner
+        a = self.venue.accounts[owner]
+        steps = [step]
+        if self.rules.order == "pro_rata":
+            for jj in self._closing_order(owner, step.ii)[1:]:
+                steps.append(self._step(owner, jj, self._mark(jj), step.generation, step.parent,
+                                        step.trigger_seq, step.found_ns))  # fmt: skip
         # A bankrupt account (no equity left) is not stepped down: all of it goes now, as in market mode.
-        final = lots >= pos or self.equity(step.owner) <= 0
-        self._close(step, pos if final else lots, final=final)
-        if final or not a.position[step.ii] or not self.accounts[step.owner].busy:
-            return  # closed, or taken over because the step found nothing to fill
+        bankrupt = self.equity(owner) <= 0
+        for st in steps:
+            pos = abs(a.position[st.ii])
+            if not pos:
+                continue
+            # round() first: 100 x 0.07 is 7.000000000000001 in floats, and a 7% step of 100 lots is 7 lots
+            lots = max(1, math.ceil(round(pos * self.rules.partial_fraction, 9)))
+            final = lots >= pos or bankrupt
+            self._close(st, pos if final else lots, final=final, finish=False)
+        if not self._has_margined_positions(owner):
+            self._finish(owner)  # closed, or taken over because a step found nothing to fill
+            return
+        self._reindex_all(owner)
 
         def again(_ev: simpy.Event | None) -> None:
-            if self._waits(step.ii):
+            held = self._closing_order(owner, step.ii)
+            waiting = next((j for j in held if a.position[j] and self._waits(j)), None)
+            if waiting is not None:
                 breakers = self.venue.breakers
                 assert breakers is not None
-                breakers.on_resume(step.ii, lambda: again(None))
+                breakers.on_resume(waiting, lambda: again(None))
                 return
-            if not a.position[step.ii]:
-                self._finish(step.owner)
+            if not self._has_margined_positions(owner):
+                self._finish(owner)
                 return
-            if self.equity(step.owner) >= self.maintenance(step.owner):
-                self._finish(step.owner)  # back above maintenance: the account keeps the rest
+            if self.equity(owner) >= self.maintenance(owner):
+                self._finish(owner)  # back above maintenance: the account keeps the rest
                 return
-            lp, bp = self.prices(step.owner, step.ii)
+            jj = held[0]
+            lp, bp = self.prices(owner, jj)
             self.liquidations += 1
-            nxt = _Step(self.liquidations, step.owner, step.ii, self.env._now, self._mark(step.ii), lp, bp,  # type: ignore[arg-type]
+            nxt = _Step(self.venue.new_liquidation_id(), owner, jj, self.env._now, self._mark(jj), lp, bp,  # type: ignore[arg-type]
                         step.generation, step.parent, step.trigger_seq)  # fmt: skip
             self.venue.cause_generation[nxt.liq_id] = step.generation
             self._partial(nxt)
@@ -383,11 +478,21 @@ class RiskEngine:
         ev = self.env.timeout(self.rules.cooldown_ns)
         ev.callbacks.append(again)
 
-    def _close(self, step: _Step, lots: int, final: bool) -> int:
+    def _has_margined_positions(self, owner: int) -> bool:
+        a = self.venue.accounts[owner]
+        return any(a.position[i.index] for i in self.instruments if self.tiers[i.index] is not None)
+
+    def _reindex_all(self, owner: int) -> None:
+        for ii in range(len(self.instruments)):
+            self._reindex(owner, ii)
+
+    def _close(self, step: _Step, lots: int, final: bool, finish: bool = True) -> int:
         """Sends the forced IOC; takes over what it left if ``final``; settles money; logs the row.
 
         A non-final (partial) step that fills nothing becomes final: the fund
-        takes over the whole position. Returns the lots filled in the book.
+        takes over the whole position. A final close ends the account's
+        liquidation unless ``finish`` is False (more positions to close).
+        Returns the lots filled in the book.
         """
         venue, ii, owner = self.venue, step.ii, step.owner
         a = venue.accounts[owner]
@@ -426,7 +531,7 @@ class RiskEngine:
             fee = max(0, min(fee, a.collateral))
             self._move(owner, self.fund_owner, fee)
             shortfall, bad = 0, 0
-        if final:
+        if final and finish:
             self._finish(owner)
         else:
             self._reindex(owner, ii)
@@ -476,22 +581,36 @@ class RiskEngine:
             self.fund_min = min(self.fund_min, self.fund_balance)
 
     def _to_vault(self, step: _Step) -> None:
-        """The backstop: the vault takes the position at the mark and whatever collateral is left."""
-        venue, ii, owner = self.venue, step.ii, step.owner
+        """The backstop: the vault takes every position at the mark and whatever collateral is left.
+
+        One row per position taken; the last carries the settlement of the account.
+        """
+        venue, owner = self.venue, step.owner
         assert self.vault_owner is not None
         a = venue.accounts[owner]
-        pos = a.position[ii]
-        price = max(1, round(self._mark(ii)))
-        venue.transfer_position(owner, self.vault_owner, ii, pos, price, step.liq_id)
+        taken: list[tuple[_Step, int]] = []
+        for jj in self._closing_order(owner, step.ii):
+            pos = a.position[jj]
+            if not pos:
+                continue
+            st = (
+                step
+                if not taken
+                else self._step(
+                    owner, jj, self._mark(jj), step.generation, step.parent, step.trigger_seq, step.found_ns
+                )
+            )
+            price = max(1, round(self._mark(jj)))
+            venue.transfer_position(owner, self.vault_owner, jj, pos, price, st.liq_id)
+            taken.append((st, pos))
         # The vault takes what collateral is left; a bankrupt account's hole is the fund's, as far as it can.
         _, paid, bad = self._settle(owner, self.vault_owner)
-        shortfall = -paid
         self._finish(owner)
         empty = _NoFill(math.nan)
-        inst = self.instruments[ii]
-        self._record(
-            step, -1 if pos > 0 else 1, abs(pos), empty, abs(pos), shortfall, 0, bad, inst, mode="backstop"
-        )
+        for k, (st, pos) in enumerate(taken):
+            last = k == len(taken) - 1
+            self._record(st, -1 if pos > 0 else 1, abs(pos), empty, abs(pos), -paid if last else 0, 0,
+                         bad if last else 0, self.instruments[st.ii], mode="backstop")  # fmt: skip
 
     def _finish(self, owner: int) -> None:
         self.accounts[owner].busy = False

@@ -16,6 +16,12 @@ index, by one of these methods:
   (https://www.binance.com/en/support/faq/how-to-calculate-mark-price-in-binance-futures-360033525071).
   The funding basis is 0 here: funding payments are not simulated yet.
 
+With a composite index (``composite``, lob.risk.composite_index), the index
+is instead a weighted median of several venues' prices of the asset, seen
+with that index's own interval and latency; a mark move then also inherits
+the cause of forced trades on the other venues that moved the index, so a
+cascade is traced from one venue to the next.
+
 Each update is logged (``mark`` and, when it changed, ``index`` rows, prices
 in ticks in ``value``) and handed to the liquidation engine. A mark move
 inherits the cause of the forced trades that moved it
@@ -27,7 +33,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
@@ -35,6 +41,9 @@ from lob.core.codes import NO_ASK
 from lob.eventlog.schema import KIND_CODE
 from lob.market.fundamental import FundamentalProcess
 from lob.market.venue import Venue
+
+if TYPE_CHECKING:
+    from lob.risk.composite_index import CompositeIndex
 
 METHODS = ("last", "mid", "index_ma", "median")
 _MARK = KIND_CODE["mark"]
@@ -59,6 +68,7 @@ class MarkPrice:
         index_latency_ns: int = 0,
         index_interval_ns: int = 1_000_000_000,
         ma_window: int = 30,
+        composite: CompositeIndex | None = None,
     ) -> None:
         if method not in METHODS:
             raise ValueError(f"mark method must be one of {', '.join(METHODS)}, got {method!r}")
@@ -75,13 +85,17 @@ class MarkPrice:
         self.tick = venue.instruments[instrument].tick_size
         self._premiums: deque[float] = deque(maxlen=ma_window)
         self._premium_sum = 0.0
-        self.index = fundamental.value(0) / self.tick  # ticks
+        self.composite = composite
+        self._last_update = -1  # ns of the previous update: the composite index's causes since then
+        self.index = self._index_now(0)  # ticks
         self.mark = self.index  # ticks
         self.listeners: list[MarkListener] = []
         env.process(self._run())
 
     def _index_now(self, now: int) -> float:
         """The index held at ``now``: the last sample (taken every interval), ``index_latency_ns`` late."""
+        if self.composite is not None:
+            return self.composite.value(now) / self.tick
         seen = now - self.index_latency_ns
         if seen < 0:
             return self.fundamental.value(0) / self.tick
@@ -125,6 +139,11 @@ class MarkPrice:
                 venue.log_row(_INDEX, -1, ii, 0, round(self.index), 0, self.index)
                 last_index = self.index
             cause = venue.take_mark_cause(ii)
+            if self.composite is not None:
+                carried = self.composite.cause(self._last_update, now)
+                if carried[0] > cause[0]:  # the deeper cause wins, as among one book's forced trades
+                    cause = carried
+                self._last_update = now
             self.mark = mark
             seq = venue.log_row(_MARK, -1, ii, 0, round(mark), 0, mark, cause[1])
             for listener in self.listeners:

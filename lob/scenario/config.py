@@ -106,6 +106,9 @@ class InstrumentConfig(ConfigModel):
     margin_tiers: MarginTiersSpec = (
         "binance_btcusdt"  # perpetuals: a preset or [[cap, mmr, max_leverage], ...]
     )
+    venue: str | None = None  # with a ``venues`` section: the venue that lists it
+    asset: Symbol | None = None  # instruments of one asset (on several venues) share its fundamental
+    index: str | None = None  # perpetuals: an ``indexes`` entry their mark uses instead of the fundamental
 
     @field_validator("price")
     @classmethod
@@ -133,6 +136,11 @@ class InstrumentConfig(ConfigModel):
     def price_ticks(self) -> int:
         """The reference price in ticks (nearest tick)."""
         return round(self.price / self.tick_size)
+
+    @property
+    def asset_name(self) -> str:
+        """The asset whose fundamental the instrument follows: ``asset``, or its own symbol."""
+        return self.asset or self.symbol
 
 
 class LatencyConfig(ConfigModel):
@@ -183,6 +191,34 @@ class VenueConfig(ConfigModel):
     def effective_return_latency(self) -> LatencyConfig:
         """The latency of the venue's replies: ``return_latency``, or ``latency`` when it is unset."""
         return self.latency if self.return_latency is None else self.return_latency
+
+
+class IndexConfig(ConfigModel):
+    """An index composed from venues' prices: a weighted median, sampled every ``interval``, ``latency`` late.
+
+    ``components`` maps instrument symbols to weights (>= 0, not all 0);
+    ``source`` is each component's book mid (its last trade when a side is
+    empty) or its last trade. See lob.risk.composite_index.
+    """
+
+    components: dict[str, NonNegativeFloat] = Field(min_length=1)
+    interval: PositiveDuration = 1_000_000_000
+    latency: Duration = 0
+    source: Literal["mid", "last"] = "mid"
+
+    @field_validator("components")
+    @classmethod
+    def _some_weight(cls, components: dict[str, float]) -> dict[str, float]:
+        if not any(w > 0 for w in components.values()):
+            raise PydanticCustomError("index_weights", "expected at least one component with a weight > 0")
+        return components
+
+
+class CorrelationConfig(ConfigModel):
+    """The correlation ``rho`` of two assets' fundamental diffusions (lob.market.correlation)."""
+
+    assets: tuple[Symbol, Symbol]
+    rho: Float = Field(ge=-1, le=1)
 
 
 class ShockConfig(ConfigModel):
@@ -239,6 +275,8 @@ class TraderGroupConfig(ConfigModel):
     latency: LatencyConfig | None = None  # None: the venue's latency
     params: Annotated[dict[str, Any], NoneIsEmpty] = Field(default_factory=dict)
     margin: MarginConfig | None = None  # trade perpetuals on margin with this collateral and leverage
+    # Other venues each trader has an account on (same margin on each), besides its instrument's.
+    venues: Annotated[list[str], NoneIsEmpty] = Field(default_factory=list)
 
     _trader_class: builtins.type[Trader] | None = PrivateAttr(None)
     _params_model: BaseModel | None = PrivateAttr(None)
@@ -307,7 +345,11 @@ class ScenarioConfig(ConfigModel):
     run: RunConfig
     instruments: list[InstrumentConfig] = Field(min_length=1)
     venue: Annotated[VenueConfig, NoneIsEmpty] = Field(default_factory=lambda: VenueConfig())
+    # Several venues, by name, each with the settings of ``venue``; every instrument names its own.
+    venues: Annotated[dict[str, VenueConfig], NoneIsEmpty] = Field(default_factory=dict)
+    indexes: Annotated[dict[str, IndexConfig], NoneIsEmpty] = Field(default_factory=dict)
     fundamental: Annotated[dict[str, FundamentalConfig], NoneIsEmpty] = Field(default_factory=dict)
+    correlations: Annotated[list[CorrelationConfig], NoneIsEmpty] = Field(default_factory=list)
     traders: list[TraderGroupConfig] = Field(min_length=1)
     open_interest: Annotated[list[OpenInterestConfig], NoneIsEmpty] = Field(default_factory=list)
     background: Annotated[list[BackgroundConfig], NoneIsEmpty] = Field(default_factory=list)
@@ -326,7 +368,27 @@ class ScenarioConfig(ConfigModel):
         if problems:
             raise ValidationError.from_exception_data(cls.__name__, problems)
         cfg._resolve_defaults()
+        if cfg.correlations:
+            problem = cfg._correlation_problem()
+            if problem is not None:
+                raise ValidationError.from_exception_data(cls.__name__, [problem])
         return cfg
+
+    def _correlation_problem(self) -> InitErrorDetails | None:
+        """Correlations that no joint distribution has, or assets correlated across different steps."""
+        from lob.market.correlation import correlation_matrix
+
+        pairs = [(c.assets[0], c.assets[1], c.rho) for c in self.correlations]
+        try:
+            correlation_matrix(self.assets, pairs)
+        except ValueError as e:
+            return _error(("correlations",), "correlations", str(e), pairs)
+        for k, c in enumerate(self.correlations):
+            steps = {self.fundamental[a].step for a in c.assets}
+            if len(steps) > 1:
+                message = "correlated assets need the same fundamental 'step'"
+                return _error(("correlations", k, "assets"), "correlation_steps", message, list(c.assets))
+        return None
 
     def _resolve_defaults(self) -> None:
         first = self.instruments[0].symbol
@@ -340,12 +402,15 @@ class ScenarioConfig(ConfigModel):
                 group.instrument = first
         resolved: dict[str, FundamentalConfig] = {}
         for inst in self.instruments:  # instrument order, so that the dump is deterministic
-            fundamental = self.fundamental.get(inst.symbol) or FundamentalConfig()
+            asset = inst.asset_name
+            if asset in resolved:
+                continue  # an asset's first instrument sets its defaults
+            fundamental = self.fundamental.get(asset) or FundamentalConfig()
             if fundamental.mean is None:
                 fundamental.mean = inst.price
             if fundamental.start is None:
                 fundamental.start = fundamental.mean
-            resolved[inst.symbol] = fundamental
+            resolved[asset] = fundamental
         self.fundamental = resolved
 
     # -- queries the runner uses --
@@ -368,12 +433,33 @@ class ScenarioConfig(ConfigModel):
         raise KeyError(f"no instrument {symbol!r} (declared: {', '.join(self.symbols)})")
 
     def fundamental_for(self, symbol: str) -> FundamentalConfig:
-        """The fundamental of ``symbol`` (every declared instrument has one after validation)."""
-        return self.fundamental[symbol]
+        """The fundamental of ``symbol``'s asset (every declared asset has one after validation)."""
+        return self.fundamental[self.instrument(symbol).asset_name]
+
+    @property
+    def assets(self) -> list[str]:
+        """Assets in order of their first instrument."""
+        return list(dict.fromkeys(inst.asset_name for inst in self.instruments))
+
+    @property
+    def venue_names(self) -> list[str]:
+        """The venues' names: those of ``venues``, or ``["main"]`` for a one-venue config."""
+        return list(self.venues) if self.venues else [SINGLE_VENUE]
+
+    def venue_config(self, name: str) -> VenueConfig:
+        """The settings of venue ``name`` (``venue`` for a one-venue config)."""
+        return self.venues[name] if self.venues else self.venue
+
+    def venue_of(self, symbol: str) -> str:
+        """The name of the venue that lists ``symbol``."""
+        return self.instrument(symbol).venue or SINGLE_VENUE
 
     def latency_for(self, group: TraderGroupConfig) -> LatencyConfig:
         """Order-entry latency of ``group``'s traders: its own, or the venue's."""
         return self.venue.latency if group.latency is None else group.latency
+
+
+SINGLE_VENUE = "main"  # the name of the one venue of a config without ``venues``
 
 
 def default_group_name(spec: str) -> str:
@@ -438,15 +524,19 @@ def _cross_field_problems(data: dict[str, Any]) -> list[InitErrorDetails]:
     """
     problems: list[InitErrorDetails] = []
     symbols = _declared_symbols(data.get("instruments"), problems)
+    assets = _declared_assets(data.get("instruments"), symbols)
     fundamental = data.get("fundamental")
     if isinstance(fundamental, dict):
         for symbol in fundamental:
-            if symbols is not None and isinstance(symbol, str) and symbol not in symbols:
+            if assets is not None and isinstance(symbol, str) and symbol not in assets:
                 message = (
-                    f"fundamental for an undeclared instrument {symbol!r}{_declared_hint(symbol, symbols)}"
+                    f"fundamental for an undeclared instrument {symbol!r}{_declared_hint(symbol, assets)}"
+                    if assets == symbols
+                    else f"fundamental for an undeclared asset {symbol!r} (declared: {', '.join(assets)})"
                 )
                 problems.append(_error(("fundamental", symbol), "undeclared_instrument", message, symbol))
         problems.extend(_late_shocks(data.get("run"), fundamental))
+    problems.extend(_venue_problems(data, symbols, assets))
     traders = data.get("traders")
     if isinstance(traders, list):
         names: dict[str, int] = {}
@@ -568,7 +658,9 @@ def _risk_problems(data: dict[str, Any], symbols: list[str] | None) -> list[Init
             if not isinstance(oi, dict):
                 continue
             instrument = oi.get("instrument")
-            if instrument is None:
+            if instrument is None and oi.get("instruments") is not None:
+                pass  # a portfolio: checked with the venues (_venue_problems)
+            elif instrument is None:
                 if symbols is not None and not perpetuals:
                     message = "open interest needs a perpetual instrument, and none is declared"
                     problems.append(_error(("open_interest", k), "no_perpetual", message, oi))
@@ -592,6 +684,122 @@ def _risk_problems(data: dict[str, Any], symbols: list[str] | None) -> list[Init
                 taken = clash[0] if clash else name
                 message = f"its accounts are named {name}-long-K and {name}-short-K; {taken!r} is taken"
                 problems.append(_error(("open_interest", k, "name"), "duplicate_name", message, name))
+    return problems
+
+
+def _declared_assets(instruments: Any, symbols: list[str] | None) -> list[str] | None:
+    """The raw instruments' assets (an instrument without ``asset`` is its own), or None if unreadable."""
+    if symbols is None or not isinstance(instruments, list):
+        return None
+    assets = []
+    for inst in instruments:
+        asset = inst.get("asset") if isinstance(inst, dict) else None
+        assets.append(asset if isinstance(asset, str) else inst.get("symbol"))
+    return list(dict.fromkeys(assets))
+
+
+def _venue_problems(
+    data: dict[str, Any], symbols: list[str] | None, assets: list[str] | None
+) -> list[InitErrorDetails]:
+    """Venues named by instruments and trader groups, index components, correlated assets."""
+    problems: list[InitErrorDetails] = []
+    raw_venues = data.get("venues")
+    venues: dict[Any, Any] = raw_venues if isinstance(raw_venues, dict) else {}
+    names = list(venues) if venues else None
+    raw_instruments = data.get("instruments")
+    instruments: list[Any] = raw_instruments if isinstance(raw_instruments, list) else []
+    if names is not None and data.get("venue") is not None:
+        message = "give either 'venue' (one venue) or 'venues' (several), not both"
+        problems.append(_error(("venues",), "venue_and_venues", message, None))
+    if names is not None:
+        for venue_name, venue in venues.items():
+            breakers = venue.get("circuit_breakers") if isinstance(venue, dict) else None
+            if isinstance(breakers, dict) and any(breakers.get(k) for k in ("band", "luld", "market_wide")):
+                message = "circuit breakers are not supported with several venues yet; remove them"
+                problems.append(
+                    _error(("venues", venue_name, "circuit_breakers"), "breakers_venues", message, breakers)
+                )
+    perpetual_venue: dict[str, str | None] = {}
+    for i, inst in enumerate(instruments):
+        if not isinstance(inst, dict):
+            continue
+        venue = inst.get("venue")
+        if names is None and venue is not None:
+            message = f"venue {venue!r} is named, but the config has no 'venues' section"
+            problems.append(_error(("instruments", i, "venue"), "unknown_venue", message, venue))
+        elif names is not None and venue not in names:
+            message = (
+                "expected the name of one of the venues (" + ", ".join(names) + f"), got {venue!r}"
+                if venue is not None
+                else "with several venues, each instrument names its venue (" + ", ".join(names) + ")"
+            )
+            problems.append(_error(("instruments", i, "venue"), "unknown_venue", message, venue))
+        if inst.get("kind") == "perpetual" and isinstance(inst.get("symbol"), str):
+            perpetual_venue[inst["symbol"]] = venue if isinstance(venue, str) else None
+        index = inst.get("index")
+        if index is not None:
+            indexes = data.get("indexes")
+            if not isinstance(indexes, dict) or index not in indexes:
+                declared = ", ".join(indexes) if isinstance(indexes, dict) and indexes else "none"
+                message = f"unknown index {index!r} (declared indexes: {declared})"
+                problems.append(_error(("instruments", i, "index"), "unknown_index", message, index))
+            elif inst.get("kind") != "perpetual":
+                message = "an index feeds a perpetual's mark price; this instrument is spot"
+                problems.append(_error(("instruments", i, "index"), "index_on_spot", message, index))
+    indexes = data.get("indexes")
+    if isinstance(indexes, dict) and symbols is not None:
+        for name, index in indexes.items():
+            components = index.get("components") if isinstance(index, dict) else None
+            if not isinstance(components, dict):
+                continue
+            for symbol in components:
+                if symbol not in symbols:
+                    message = f"unknown instrument {symbol!r}{_declared_hint(str(symbol), symbols)}"
+                    loc = ("indexes", name, "components", symbol)
+                    problems.append(_error(loc, "undeclared_instrument", message, symbol))
+    traders = data.get("traders")
+    for i, group in enumerate(traders if isinstance(traders, list) else []):
+        extra = group.get("venues") if isinstance(group, dict) else None
+        if not isinstance(extra, list) or not extra:
+            continue
+        for k, venue in enumerate(extra):
+            if names is None or venue not in names:
+                message = (
+                    f"unknown venue {venue!r} (declared venues: {', '.join(names)})"
+                    if names is not None
+                    else "'venues' of a trader group needs a 'venues' section"
+                )
+                problems.append(_error(("traders", i, "venues", k), "unknown_venue", message, venue))
+    profiles = data.get("open_interest")
+    for k, oi in enumerate(profiles if isinstance(profiles, list) else []):
+        weights = oi.get("instruments") if isinstance(oi, dict) else None
+        if not isinstance(weights, dict):
+            continue
+        if oi.get("instrument") is not None:
+            message = "give either 'instrument' or 'instruments' (a portfolio), not both"
+            problems.append(_error(("open_interest", k, "instruments"), "oi_instruments", message, weights))
+        on: set[str | None] = set()
+        for symbol in weights:
+            if symbols is not None and symbol not in perpetual_venue:
+                what = "an undeclared instrument" if symbol not in symbols else "a spot instrument"
+                message = f"open interest needs perpetuals; {symbol!r} is {what}"
+                problems.append(
+                    _error(("open_interest", k, "instruments", symbol), "oi_instrument", message, symbol)
+                )
+            else:
+                on.add(perpetual_venue.get(symbol))
+        if len(on) > 1:
+            message = "a portfolio's instruments must be on one venue (margin is kept per venue)"
+            problems.append(_error(("open_interest", k, "instruments"), "oi_venues", message, weights))
+    correlations = data.get("correlations")
+    for k, pair in enumerate(correlations if isinstance(correlations, list) else []):
+        pair_assets = pair.get("assets") if isinstance(pair, dict) else None
+        if assets is None or not isinstance(pair_assets, list):
+            continue
+        for j, asset in enumerate(pair_assets):
+            if isinstance(asset, str) and asset not in assets:
+                message = f"unknown asset {asset!r}{_declared_hint(asset, assets)}"
+                problems.append(_error(("correlations", k, "assets", j), "unknown_asset", message, asset))
     return problems
 
 

@@ -130,9 +130,17 @@ def parse_config(text: str, source: str = "<string>", overrides: Sequence[str] =
 def dump_config(config: ScenarioConfig) -> str:
     """The resolved config as YAML: every default filled in, durations as text, keys in model order.
 
-    Parsing the result gives a config equal to ``config``.
+    Parsing the result gives a config equal to ``config``. The sections of
+    several venues (``venues``, ``indexes``, ``correlations``) appear only
+    when used; with ``venues``, the one-venue ``venue`` section does not.
     """
-    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True, width=1000)
+    data = config.model_dump(mode="json")
+    for key in ("venues", "indexes", "correlations"):
+        if not data[key]:
+            del data[key]
+    if "venues" in data:
+        del data["venue"]
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1000)
 
 
 def format_path(loc: Sequence[str | int]) -> str:

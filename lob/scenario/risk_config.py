@@ -67,6 +67,9 @@ class LiquidationConfig(ConfigModel):
     partial_fraction: Float = Field(default=0.2, gt=0, le=1)  # of the position closed per step (partial)
     cooldown: Duration = 5_000_000_000  # between partial steps
     backstop_ratio: Float = Field(default=1.5, gt=1, le=100)  # margin ratio past which the vault takes over
+    # Which position of a cross-margined account is closed first (lob.risk.engine.ORDERS).
+    order: Literal["largest_first", "most_liquid_first", "pro_rata"] = "largest_first"
+    liquidity_band: Float = Field(default=0.01, gt=0, lt=1)  # most_liquid_first: depth this near the mark
     vault_unwind_interval: PositiveDuration = 10_000_000_000  # the vault sells down what it took this often
     vault_unwind_fraction: Float = Field(default=0.1, gt=0, le=1)  # of its position each time
 
@@ -126,10 +129,19 @@ class OpenInterestConfig(ConfigModel):
     Each long's entry is drawn around the instrument's price; shorts take the
     other side of the longs' lots at the same prices, so positions net to
     zero and no money is created.
+
+    A portfolio (``instruments``: symbol -> weight) gives each long account a
+    position in every listed perpetual, its notional split by the weights.
+    Under ``cross`` margin one account holds them all on one collateral;
+    under ``isolated`` each position is its own account with its share of the
+    collateral, so a loss in one cannot touch the others. Shorts are
+    per instrument (``shorts.count`` in each).
     """
 
     name: str = Field(default="oi", min_length=1)
     instrument: str | None = None  # default: the first perpetual
+    instruments: dict[str, PositiveFloat] | None = None  # a portfolio: symbol -> share of each account
+    margin: Literal["cross", "isolated"] = "cross"  # a portfolio's margin mode
     longs: OpenInterestSide
     shorts: OpenInterestSide
 

@@ -35,6 +35,7 @@ from lob.seeding import spawn_rng
 if TYPE_CHECKING:
     from lob.agents.base import Trader
     from lob.eventlog.reader import RunData
+    from lob.risk.composite_index import CompositeIndex
 
 
 def _latency(cfg: LatencyConfig) -> LatencySpec:
@@ -44,30 +45,15 @@ def _latency(cfg: LatencyConfig) -> LatencySpec:
 def build_world(cfg: ScenarioConfig) -> World:
     """The world a validated config describes, ready to run."""
     seed, duration = cfg.run.seed, cfg.run.duration
+    venue_names = cfg.venue_names
     instruments = [
-        Instrument(i.symbol, i.tick_size, i.lot_size, k, perpetual=i.kind == "perpetual")
+        Instrument(i.symbol, i.tick_size, i.lot_size, k, perpetual=i.kind == "perpetual",
+                   venue=venue_names.index(cfg.venue_of(i.symbol)))
         for k, i in enumerate(cfg.instruments)
-    ]
-    fundamentals = []
-    for inst in instruments:
-        f = cfg.fundamental_for(inst.symbol)
-        assert f.mean is not None and f.start is not None  # resolved by validation
-        fundamentals.append(
-            FundamentalProcess(
-                mean=f.mean,
-                start=f.start,
-                mean_reversion=f.mean_reversion,
-                volatility=f.volatility,
-                jump_rate=f.jump_rate,
-                jump_mean=f.jump_mean,
-                jump_std=f.jump_std,
-                step_ns=f.step,
-                duration_ns=duration,
-                shocks=[Shock(s.at, s.jump, s.permanent) for s in f.shocks],
-                rng=spawn_rng(seed, f"fundamental:{inst.symbol}"),
-            )
-        )
-    venue = cfg.venue
+    ]  # fmt: skip
+    processes = _fundamentals(cfg)
+    fundamentals = [processes[i.asset_name] for i in cfg.instruments]
+    venue = cfg.venue_config(venue_names[0])
     world = World(
         instruments,
         seed=seed,
@@ -80,19 +66,34 @@ def build_world(cfg: ScenarioConfig) -> World:
         latency=_latency(venue.latency),
         return_latency=_latency(venue.effective_return_latency),
         tables=cfg.outputs.tables,
+        venue_names=venue_names,
     )
-    if any(inst.perpetual for inst in instruments):
-        _enable_risk(world, cfg, instruments)
+    if cfg.venues:
+        for v, name in enumerate(venue_names):
+            vc = cfg.venue_config(name)
+            world.configure_venue(
+                v,
+                latency=_latency(vc.latency),
+                return_latency=_latency(vc.effective_return_latency),
+                feed_latency_ns=vc.feed_latency,
+                maker_ppm=vc.fees.maker_ppm,
+                taker_ppm=vc.fees.taker_ppm,
+            )
+    indexes = _indexes(world, cfg)
+    for v in range(len(venue_names)):
+        if any(inst.perpetual and inst.venue == v for inst in instruments):
+            _enable_risk(world, cfg, instruments, v, indexes)
     if venue.circuit_breakers.enabled:
         _enable_breakers(world, cfg)
     for group in cfg.traders:
         assert group.name is not None and group.instrument is not None  # resolved by validation
-        # A group's own latency is its link's: both ways, unless the venue sets a return latency.
-        entry = _latency(cfg.latency_for(group))
-        if group.latency is not None and venue.return_latency is None:
-            back = entry
-        else:
-            back = _latency(venue.effective_return_latency)
+        home = cfg.venue_config(cfg.venue_of(group.instrument))
+        # A group's own latency is its link's: both ways, unless its venue sets a return latency.
+        # Without one, each of its accounts has its venue's latencies.
+        entry = back = None
+        if group.latency is not None:
+            entry = _latency(group.latency)
+            back = entry if home.return_latency is None else _latency(home.effective_return_latency)
         for name in trader_names(group.name, group.count):
             world.add_trader(
                 group.trader_class,
@@ -103,9 +104,13 @@ def build_world(cfg: ScenarioConfig) -> World:
                 return_latency=back,
                 group=group.name,
                 margin=_money_and_leverage(group.margin),
+                venues=[venue_names.index(v) for v in group.venues],
             )
     for oi in cfg.open_interest:
-        _open_interest(world, oi, instruments, seed)
+        if oi.instruments:
+            _portfolio_interest(world, oi, instruments, seed)
+        else:
+            _open_interest(world, oi, instruments, seed)
     for background in cfg.background:
         from lob.replay.background import binance_depth_stream
 
@@ -119,14 +124,72 @@ def build_world(cfg: ScenarioConfig) -> World:
     return world
 
 
-def _enable_risk(world: World, cfg: ScenarioConfig, instruments: list[Instrument]) -> None:
-    """Margin tiers for the perpetuals, their mark prices, the liquidation engine and the fund."""
+def _fundamentals(cfg: ScenarioConfig) -> dict[str, FundamentalProcess]:
+    """One fundamental process per asset; correlated assets draw their diffusions jointly."""
+    seed, duration = cfg.run.seed, cfg.run.duration
+    normals: dict[str, np.ndarray] = {}
+    if cfg.correlations:
+        from lob.market.correlation import correlated_normals, correlation_matrix
+
+        # Only the assets named in a correlation draw jointly; the others keep their own streams.
+        names = list(dict.fromkeys(a for c in cfg.correlations for a in c.assets))
+        corr = correlation_matrix(names, [(c.assets[0], c.assets[1], c.rho) for c in cfg.correlations])
+        step = cfg.fundamental[names[0]].step  # validated: correlated assets share their step
+        rows = correlated_normals(spawn_rng(seed, "correlations"), corr, -(-duration // step))
+        normals = dict(zip(names, rows, strict=True))
+    processes: dict[str, FundamentalProcess] = {}
+    for asset in cfg.assets:
+        f = cfg.fundamental[asset]
+        assert f.mean is not None and f.start is not None  # resolved by validation
+        processes[asset] = FundamentalProcess(
+            mean=f.mean,
+            start=f.start,
+            mean_reversion=f.mean_reversion,
+            volatility=f.volatility,
+            jump_rate=f.jump_rate,
+            jump_mean=f.jump_mean,
+            jump_std=f.jump_std,
+            step_ns=f.step,
+            duration_ns=duration,
+            shocks=[Shock(s.at, s.jump, s.permanent) for s in f.shocks],
+            rng=spawn_rng(seed, f"fundamental:{asset}"),
+            normals=normals.get(asset),
+        )
+    return processes
+
+
+def _indexes(world: World, cfg: ScenarioConfig) -> dict[str, CompositeIndex]:
+    """The composite indexes of ``indexes``, created before the marks that read them."""
+    from lob.risk.composite_index import weighted_median
+
+    made: dict[str, CompositeIndex] = {}
+    symbols = cfg.symbols
+    for name, ic in cfg.indexes.items():
+        components = [(symbols.index(sym), w) for sym, w in ic.components.items()]
+        prices = [cfg.instrument(sym).price for sym in ic.components]
+        start = weighted_median(prices, list(ic.components.values()))
+        assert start is not None  # validated: some weight is positive
+        made[name] = world.add_index(
+            name, components, interval_ns=ic.interval, latency_ns=ic.latency, source=ic.source, start=start
+        )
+    return made
+
+
+def _enable_risk(
+    world: World,
+    cfg: ScenarioConfig,
+    instruments: list[Instrument],
+    v: int,
+    indexes: dict[str, CompositeIndex],
+) -> None:
+    """Venue ``v``'s margin tiers for its perpetuals, their mark prices, its liquidation engine and fund."""
     from lob.risk.deleveraging import AdlRules  # only runs with perpetuals load the risk layer
     from lob.risk.engine import LiquidationRules
 
-    venue, liq, mark = cfg.venue, cfg.venue.liquidation, cfg.venue.mark
+    venue = cfg.venue_config(world.venue_names[v])
+    liq, mark = venue.liquidation, venue.mark
     tiers = [
-        tiers_from(c.margin_tiers) if inst.perpetual else None
+        tiers_from(c.margin_tiers) if inst.perpetual and inst.venue == v else None
         for c, inst in zip(cfg.instruments, instruments, strict=True)
     ]
     rules = LiquidationRules(
@@ -138,6 +201,8 @@ def _enable_risk(world: World, cfg: ScenarioConfig, instruments: list[Instrument
         backstop_ratio=liq.backstop_ratio,
         vault_unwind_interval_ns=liq.vault_unwind_interval,
         vault_unwind_fraction=liq.vault_unwind_fraction,
+        order=liq.order,
+        liquidity_band=liq.liquidity_band,
     )
     f = venue.funding
     funding = FundingSpec(f.interval, f.interest, f.clamp, f.cap) if f.interval else None
@@ -152,11 +217,17 @@ def _enable_risk(world: World, cfg: ScenarioConfig, instruments: list[Instrument
         tiers,
         rules,
         insurance_fund=round(venue.insurance_fund * MONEY_PER_QUOTE),
-        marks={inst.index: spec for inst in instruments if inst.perpetual},
+        marks={inst.index: spec for inst in instruments if inst.perpetual and inst.venue == v},
         vault=liq.mode == "backstop",
         funding=funding,
         adl=adl,
         halt_wait=venue.circuit_breakers.liquidations == "wait",
+        venue=v,
+        indexes={
+            inst.index: indexes[c.index]
+            for c, inst in zip(cfg.instruments, instruments, strict=True)
+            if c.index is not None and inst.venue == v
+        },
     )
 
 
@@ -212,6 +283,56 @@ def _open_interest(world: World, oi: OpenInterestConfig, instruments: list[Instr
         )
 
 
+def _portfolio_interest(
+    world: World, oi: OpenInterestConfig, instruments: list[Instrument], seed: int
+) -> None:
+    """A portfolio profile: longs over several perpetuals, cross- or isolated-margined, and their shorts.
+
+    Cross: one account ``<name>-long-<k>`` holds every position. Isolated:
+    one account per position, ``<name>-long-<k>-<SYMBOL>``, with that
+    position's share of the collateral. Shorts: ``<name>-short-<SYMBOL>-<k>``.
+    """
+    from lob.risk.open_interest import portfolio_interest
+
+    assert oi.instruments is not None
+    insts = [next(i for i in instruments if i.symbol == sym) for sym in oi.instruments]
+    prices = [world.fundamentals[i.index].value(0) for i in insts]
+    lg, sh = oi.longs, oi.shorts
+    assert lg.notional is not None  # validated
+    portfolios, shorts = portfolio_interest(
+        spawn_rng(seed, f"open_interest:{oi.name}"),
+        insts,
+        prices,
+        list(oi.instruments.values()),
+        (lg.count, lg.notional.median, lg.notional.sigma, lg.leverage.min, lg.leverage.max, lg.entry_spread),
+        (
+            sh.count,
+            sh.notional.median if sh.notional else None,
+            sh.notional.sigma if sh.notional else 0.0,
+            sh.leverage.min,
+            sh.leverage.max,
+        ),
+    )
+    if oi.margin == "cross":
+        world.add_accounts(
+            [f"{oi.name}-long-{k}" for k in range(len(portfolios))],
+            [(p.collateral, p.leverage, p.positions) for p in portfolios],
+        )
+    else:
+        names, holdings = [], []
+        for k, p in enumerate(portfolios):
+            for ii, position in p.positions.items():
+                names.append(f"{oi.name}-long-{k}-{instruments[ii].symbol}")
+                holdings.append((p.margins[ii], p.leverage, {ii: position}))
+        world.add_accounts(names, holdings)
+    for ii, holdings_short in shorts.items():
+        symbol = instruments[ii].symbol
+        world.add_accounts(
+            [f"{oi.name}-short-{symbol}-{k}" for k in range(len(holdings_short))],
+            [(h.collateral, h.leverage, {ii: (h.lots, h.cash)}) for h in holdings_short],
+        )
+
+
 def trader_summary(world: World, arrays: Mapping[str, np.ndarray] | None = None) -> dict[str, Any]:
     """Per trader group: counts, commands sent, and final holdings valued at each instrument's last price.
 
@@ -224,21 +345,22 @@ def trader_summary(world: World, arrays: Mapping[str, np.ndarray] | None = None)
     pnls: dict[str, list[float]] = {}
     venue = world.venue
     for trader in world.traders:
-        assert trader._conn is not None
-        account = venue.accounts[trader._conn.index]
         g = groups.setdefault(
             trader.group,
             {"traders": 0, "commands_sent": 0, "position_lots": 0, "cash_quote": 0.0, "fees_quote": 0.0},
         )
         g["traders"] += 1
         g["commands_sent"] += trader.sent
-        pnl = (account.collateral - world.deposits_by_owner.get(trader._conn.index, 0)) / MONEY_PER_QUOTE
-        for inst in world.instruments:
-            ii, unit = inst.index, inst.notional_unit
-            g["position_lots"] += account.position[ii]
-            g["cash_quote"] += account.cash[ii] * unit
-            g["fees_quote"] += account.fees[ii] * unit
-            pnl += (account.cash[ii] + account.position[ii] * venue.last_price[ii]) * unit
+        pnl = 0.0
+        for conn in trader.connections:  # its account on each venue it trades on
+            account = venue.accounts[conn.index]
+            pnl += (account.collateral - world.deposits_by_owner.get(conn.index, 0)) / MONEY_PER_QUOTE
+            for inst in world.instruments:
+                ii, unit = inst.index, inst.notional_unit
+                g["position_lots"] += account.position[ii]
+                g["cash_quote"] += account.cash[ii] * unit
+                g["fees_quote"] += account.fees[ii] * unit
+                pnl += (account.cash[ii] + account.position[ii] * venue.last_price[ii]) * unit
         pnls.setdefault(trader.group, []).append(pnl)
     for name, g in groups.items():
         values = np.array(pnls[name], dtype=float)
@@ -258,7 +380,7 @@ def trader_summary(world: World, arrays: Mapping[str, np.ndarray] | None = None)
             first = traders[0]
             assert isinstance(first, ExecutionAgent)
             side = 1 if first.params.side == "buy" else -1
-            owners = [t._conn.index for t in traders if t._conn is not None]
+            owners = [c.index for t in traders for c in t.connections]
             groups[name]["execution"] = execution_summary(arrays, owners, side, first.instrument)
     return groups
 
@@ -272,12 +394,18 @@ def conservation(world: World) -> dict[str, Any]:
     """
     accounts = world.venue.accounts
     money = world.money()
-    return {
+    out: dict[str, Any] = {
         "position_sum_lots": {
             inst.symbol: sum(a.position[inst.index] for a in accounts) for inst in world.instruments
         },
         "money": {**money, "difference": money["held"] - money["deposited"]},
     }
+    if len(world.venue_names) > 1:  # nothing moves money between venues: each one balances alone
+        out["money_by_venue"] = {
+            name: {**m, "difference": m["held"] - m["deposited"]}
+            for name, m in world.money_by_venue().items()
+        }
+    return out
 
 
 def summarize(world: World, cfg: ScenarioConfig, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -291,25 +419,16 @@ def summarize(world: World, cfg: ScenarioConfig, arrays: dict[str, np.ndarray]) 
             "min": round_sig(float(values.min())),
             "max": round_sig(float(values.max())),
         }
-    risk = world.risk
     liquidation: dict[str, Any] = {}
-    if risk is not None and "liquidations" in arrays:
-        fund_start = world.deposits_by_owner[risk.fund_owner]
-        liquidation = liquidation_summary(arrays, world.instruments, market["instruments"], fund_start)
-        # The fund's money is not all it has: it holds what it took over, marked here at the last trade.
-        fund = world.venue.accounts[risk.fund_owner]
-        marked = fund.collateral + sum(
-            (fund.cash[i.index] + fund.position[i.index] * world.venue.last_price[i.index]) * i.money_unit
-            for i in world.instruments
-        )
-        liquidation["insurance_fund_position_lots"] = {
-            i.symbol: fund.position[i.index] for i in world.instruments
-        }
-        liquidation["insurance_fund_marked_quote"] = round_sig(marked / MONEY_PER_QUOTE)
+    if world.risks and "liquidations" in arrays:
+        liquidation = _liquidations(world, arrays, market, list(world.risks), world.instruments)
     deleveraging: dict[str, Any] = {}
-    if risk is not None and risk.adl is not None and "adl" in arrays:
-        deleveraging = adl_summary(arrays, world.instruments, cfg.venue.adl.horizon)
-        deleveraging["policy"] = cfg.venue.adl.policy  # a user's own policy is "custom" in the table
+    names = world.venue_names
+    adl_venues = [cfg.venue_config(names[v]).adl for v, r in world.risks.items() if r.adl is not None]
+    if adl_venues and "adl" in arrays:
+        deleveraging = adl_summary(arrays, world.instruments, adl_venues[0].horizon)
+        # A user's own policy is "custom" in the table; the summary names it.
+        deleveraging["policy"] = " / ".join(dict.fromkeys(a.policy for a in adl_venues))
     backgrounds = [
         {"file": Path(b.binance).name, "instrument": b.instrument, **depth.summary()}
         for b, depth in zip(cfg.background, world.backgrounds, strict=True)
@@ -319,8 +438,25 @@ def summarize(world: World, cfg: ScenarioConfig, arrays: dict[str, np.ndarray]) 
         from lob.eventlog.breaker_summary import breaker_summary
 
         halts = breaker_summary(arrays, world.instruments, world.duration_ns)
+    venues: dict[str, Any] = {}
+    contagion: dict[str, Any] = {}
+    if len(world.instruments) > 1 and "liquidations" in arrays:
+        from lob.eventlog.contagion_summary import contagion_summary
+
+        venue_of = [world.venue_names[i.venue] for i in world.instruments]
+        contagion = contagion_summary(arrays, world.instruments, venue_of, world.duration_ns)
+        del contagion["duration_ns"]  # the run section has it
+    if len(world.venue_names) > 1:
+        for v, name in enumerate(world.venue_names):
+            insts = [i for i in world.instruments if i.venue == v]
+            section: dict[str, Any] = {"instruments": [i.symbol for i in insts]}
+            if v in world.risks and "liquidations" in arrays:
+                section["liquidations"] = _liquidations(world, arrays, market, [v], insts)
+            venues[name] = section
     return {
         "liquidations": liquidation,
+        "venues": venues,
+        "contagion": contagion,
         "adl": deleveraging,
         "circuit_breakers": halts,
         "background": backgrounds,
@@ -343,6 +479,44 @@ def summarize(world: World, cfg: ScenarioConfig, arrays: dict[str, np.ndarray]) 
         },
         "conservation": conservation(world),
     }
+
+
+def _liquidations(
+    world: World,
+    arrays: Mapping[str, np.ndarray],
+    market: dict[str, Any],
+    venues: list[int],
+    instruments: list[Instrument],
+) -> dict[str, Any]:
+    """The liquidation summary of the rows of ``instruments``, with the funds of ``venues``.
+
+    The fund's path (start, minimum, end) is one fund's; over several venues
+    the minimum of their sum is not in the table, so it is left out (each
+    venue's own is under ``venues``).
+    """
+    liq = arrays["liquidations"]
+    if len(instruments) < len(world.instruments):
+        liq = liq[np.isin(liq["instrument"], [i.index for i in instruments])]
+    engines = [world.risks[v] for v in venues]
+    fund_start = sum(world.deposits_by_owner[e.fund_owner] for e in engines)
+    out = liquidation_summary({**arrays, "liquidations": liq}, instruments, market["instruments"], fund_start)
+    if len(engines) > 1:
+        out["insurance_fund_min_quote"] = None
+        out["insurance_fund_end_quote"] = round_sig(sum(e.fund_balance for e in engines) / MONEY_PER_QUOTE)
+    # The fund's money is not all it has: it holds what it took over, marked here at the last trade.
+    marked = 0
+    lots = dict.fromkeys((i.symbol for i in instruments), 0)
+    for e in engines:
+        fund = world.venue.accounts[e.fund_owner]
+        marked += fund.collateral + sum(
+            (fund.cash[i.index] + fund.position[i.index] * world.venue.last_price[i.index]) * i.money_unit
+            for i in instruments
+        )
+        for i in instruments:
+            lots[i.symbol] += fund.position[i.index]
+    out["insurance_fund_position_lots"] = lots
+    out["insurance_fund_marked_quote"] = round_sig(marked / MONEY_PER_QUOTE)
+    return out
 
 
 class RunResult:

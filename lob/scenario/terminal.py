@@ -36,6 +36,15 @@ def _fmt(x: Any, spec: str = ".2f") -> str:
     return "-" if x is None else format(x, spec)
 
 
+def _fund_line(label: str, liq: dict[str, Any]) -> None:
+    print(
+        f"  {label} {liq['insurance_fund_start_quote']:,.0f} -> "
+        f"{liq['insurance_fund_end_quote']:,.0f} "
+        f"(min {liq['insurance_fund_min_quote']:,.0f}); with the positions it took over marked at the "
+        f"last trade, {liq['insurance_fund_marked_quote']:,.0f}; bad debt {liq['bad_debt_quote']:,.2f}"
+    )
+
+
 def print_summary(result: RunResult) -> None:
     """A few lines: where the run went, what the market did, how each trader group fared."""
     s = result.summary
@@ -69,11 +78,24 @@ def print_summary(result: RunResult) -> None:
             f"slippage median {_fmt(liq['slippage_mid_bps_median'], '.1f')} bps, "
             f"p95 {_fmt(liq['slippage_mid_bps_p95'], '.1f')} bps"
         )
+        venues = s.get("venues") or {}
+        if not venues:
+            _fund_line("insurance fund", liq)
+        for name, v in venues.items():
+            vl = v.get("liquidations") or {}
+            if not vl:
+                continue
+            print(
+                f"  venue {name}: {vl['liquidations']:,} liquidations for "
+                f"{vl['liquidated_notional_quote']:,.0f} notional, "
+                f"slippage median {_fmt(vl['slippage_mid_bps_median'], '.1f')} bps"
+            )
+            _fund_line("  insurance fund", vl)
+    links = (s.get("contagion") or {}).get("links") or {}
+    if links.get("cross_instrument") or links.get("cross_venue"):
         print(
-            f"  insurance fund {liq['insurance_fund_start_quote']:,.0f} -> "
-            f"{liq['insurance_fund_end_quote']:,.0f} "
-            f"(min {liq['insurance_fund_min_quote']:,.0f}); with the positions it took over marked at the "
-            f"last trade, {liq['insurance_fund_marked_quote']:,.0f}; bad debt {liq['bad_debt_quote']:,.2f}"
+            f"  cascade links: {links['same_instrument']:,} within an instrument, "
+            f"{links['cross_instrument']:,} to another instrument, {links['cross_venue']:,} to another venue"
         )
     adl = s.get("adl") or {}
     if adl.get("closes") or adl.get("clawbacks"):

@@ -10,6 +10,7 @@ notebook can build directly::
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,7 @@ from lob.seeding import spawn_rng
 if TYPE_CHECKING:  # the risk layer loads only for runs with perpetuals (memory: see bench_sim)
     from lob.market.breakers import BreakerRules, CircuitBreakers
     from lob.replay.background import DepthStream, HistoricalDepth
+    from lob.risk.composite_index import CompositeIndex
     from lob.risk.deleveraging import AdlRules
     from lob.risk.engine import LiquidationRules, RiskEngine
     from lob.risk.funding import Funding
@@ -112,13 +114,21 @@ class World:
         latency: LatencySpec | None = None,
         return_latency: LatencySpec | None = None,
         tables: Sequence[str] = tuple(TABLES),
+        venue_names: Sequence[str] = ("main",),
     ) -> None:
         if duration_ns <= 0:
             raise ValueError(f"duration must be > 0 ns, got {duration_ns}")
         self.instruments = [
-            inst if inst.index == i else Instrument(inst.symbol, inst.tick_size, inst.lot_size, i)
+            inst if inst.index == i else dataclasses.replace(inst, index=i)
             for i, inst in enumerate(instruments)
         ]
+        #: The venues' names; ``Instrument.venue`` indexes them. One Venue object hosts every venue's
+        #: books: what differs per venue (latency, fees, risk engine, fund) is kept per instrument,
+        #: per connection and per engine.
+        self.venue_names = list(venue_names)
+        for inst in self.instruments:
+            if not 0 <= inst.venue < len(self.venue_names):
+                raise ValueError(f"{inst.symbol}: venue {inst.venue} of {len(self.venue_names)} venues")
         self.seed = seed
         self.duration_ns = duration_ns
         self.env = simpy.Environment()
@@ -137,7 +147,12 @@ class World:
         self.return_latency = return_latency or self.latency
         self.traders: list[Trader] = []
         self._names: set[str] = set()
-        self.risk: RiskEngine | None = None
+        self.risk: RiskEngine | None = None  # the first venue's engine (the only one of a one-venue run)
+        self.risks: dict[int, RiskEngine] = {}  # by venue
+        self.indexes: dict[str, CompositeIndex] = {}  # composite indexes by name
+        #: Each account's venue (owner id -> venue index): money is conserved per venue.
+        self.owner_venue: dict[int, int] = {}
+        self.venue_latency: dict[int, tuple[LatencySpec, LatencySpec]] = {}
         self.marks: dict[int, MarkPrice] = {}
         self.funding: dict[int, Funding] = {}
         self.breakers: CircuitBreakers | None = None
@@ -160,8 +175,13 @@ class World:
         return_latency: LatencySpec | None = None,
         group: str = "",
         margin: tuple[int, float] | None = None,
+        venues: Sequence[int] = (),
     ) -> Trader:
-        """Creates, connects and registers a trader. Its generators are spawned from the seed by ``name``."""
+        """Creates, connects and registers a trader. Its generators are spawned from the seed by ``name``.
+
+        It has an account on its instrument's venue and, for each of ``venues``,
+        one more (named ``NAME@VENUE``), with the same ``margin`` on each.
+        """
         if self._started:
             raise RuntimeError("traders must be added before the world runs")
         if name in self._names:
@@ -179,8 +199,10 @@ class World:
             rng=spawn_rng(self.seed, f"trader:{name}"),
             group=group,
         )
-        entry_spec = latency or self.latency
-        ret_spec = return_latency or latency or self.return_latency
+        home = inst.venue
+        venue_in, venue_back = self.venue_latency.get(home, (self.latency, self.return_latency))
+        entry_spec = latency or venue_in
+        ret_spec = return_latency or latency or venue_back
         # One stream serves both directions of the trader's link (a generator costs 1.6 KB;
         # a run may have a million traders); none at all when neither direction has jitter.
         link_rng = (
@@ -188,18 +210,83 @@ class World:
         )
         entry = entry_spec.model(link_rng)
         ret = ret_spec.model(link_rng)
-        conn = self.venue.connect(trader, entry, ret, margined=margin is not None)
-        trader._attach(conn)
         self.agent_names.append(name)
         self._names.add(name)
         self.traders.append(trader)
+        self._open(trader, home, entry, ret, margin)
+        for v in venues:
+            if v == home:
+                continue
+            spec_in, spec_back = self.venue_latency.get(v, (self.latency, self.return_latency))
+            spec_in, spec_back = latency or spec_in, return_latency or latency or spec_back
+            account = f"{name}@{self.venue_names[v]}"
+            jitter = spec_in.jitter_ns or spec_back.jitter_ns
+            rng = spawn_rng(self.seed, f"latency:{account}") if jitter else None
+            self._register(account)
+            self._open(trader, v, spec_in.model(rng), spec_back.model(rng), margin)
+        return trader
+
+    def _open(
+        self, trader: Trader, v: int, entry: LatencyModel, ret: LatencyModel, margin: tuple[int, float] | None
+    ) -> None:
+        """Connects ``trader`` to venue ``v``: an account there, for the instruments it lists."""
+        conn = self.venue.connect(trader, entry, ret, margined=margin is not None)
+        assert len(self.agent_names) == conn.index + 1  # owner ids and names stay aligned
+        trader._attach(conn, [i.index for i in self.instruments if i.venue == v])
+        self.owner_venue[conn.index] = v
         if margin is not None:
             collateral, leverage = margin
             self.venue.accounts[conn.index].collateral = collateral
             self.deposits += collateral
             self.deposits_by_owner[conn.index] = collateral
-            self._risk_engine().add_account(conn.index, leverage)
-        return trader
+            self._risk_engine(v).add_account(conn.index, leverage)
+
+    def configure_venue(
+        self,
+        v: int,
+        *,
+        latency: LatencySpec,
+        return_latency: LatencySpec,
+        feed_latency_ns: int,
+        maker_ppm: int,
+        taker_ppm: int,
+    ) -> None:
+        """Venue ``v``'s own order-entry and feed latencies and fees (several venues in one run)."""
+        self.venue_latency[v] = (latency, return_latency)
+        for inst in self.instruments:
+            if inst.venue == v:
+                self.venue.set_fees(inst.index, maker_ppm, taker_ppm)
+                self.feed.set_latency(inst.index, feed_latency_ns)
+
+    def add_index(
+        self,
+        name: str,
+        components: Sequence[tuple[int, float]],
+        *,
+        interval_ns: int,
+        latency_ns: int,
+        source: str = "mid",
+        start: float,
+    ) -> CompositeIndex:
+        """An index over venues' prices (a weighted median, lob.risk.composite_index); ``start`` quote."""
+        from lob.risk.composite_index import CompositeIndex
+
+        if name in self.indexes:
+            raise ValueError(f"duplicate index {name!r}")
+        index = CompositeIndex(
+            self.env,
+            self.venue,
+            components,
+            interval_ns=interval_ns,
+            latency_ns=latency_ns,
+            source=source,
+            start=start,
+            name=name,
+        )
+        for ii, _ in components:
+            self.venue.cause_listeners[ii].append(index.on_caused_trade)
+        self.indexes[name] = index
+        return index
 
     # -- THE RISK LAYER ------------------------------------------------------
 
@@ -214,6 +301,8 @@ class World:
         funding: FundingSpec | None = None,
         adl: AdlRules | None = None,
         halt_wait: bool = True,
+        venue: int = 0,
+        indexes: dict[int, CompositeIndex] | None = None,
     ) -> RiskEngine:
         """Margin, mark prices and liquidations for the instruments with ``tiers`` (the perpetuals).
 
@@ -221,10 +310,17 @@ class World:
         backstop vault are passive accounts named ``insurance_fund`` and
         ``backstop_vault``. ``adl`` turns auto-deleveraging on; ``halt_wait``
         makes liquidations wait out trading halts. Call before adding margined
-        traders or accounts, and before :meth:`enable_breakers`.
+        traders or accounts, and before :meth:`enable_breakers`. With several
+        venues, call it once per ``venue``, with ``tiers`` None for the
+        instruments of the others; ``indexes`` gives perpetuals a composite
+        index (see :meth:`add_index`) in place of their fundamental.
         """
-        if self.risk is not None:
-            raise RuntimeError("the risk layer is already enabled")
+        if venue in self.risks:
+            raise RuntimeError(f"the risk layer of venue {self.venue_names[venue]!r} is already enabled")
+        for inst, t in zip(self.instruments, tiers, strict=True):
+            if t is not None and inst.venue != venue:
+                raise ValueError(f"{inst.symbol} is not on venue {self.venue_names[venue]!r}")
+        suffix = "" if len(self.venue_names) == 1 else f"@{self.venue_names[venue]}"
         from lob.risk.engine import RiskEngine
         from lob.risk.funding import Funding
         from lob.risk.prices import MarkPrice
@@ -233,12 +329,14 @@ class World:
         self.venue.accounts[fund.index].collateral = insurance_fund
         self.deposits += insurance_fund
         self.deposits_by_owner[fund.index] = insurance_fund
-        self._register("insurance_fund")
+        self.owner_venue[fund.index] = venue
+        self._register(f"insurance_fund{suffix}")
         vault_owner = None
         if vault:
             vault_owner = self.venue.connect(None, _PASSIVE, _PASSIVE, listens=False).index
-            self._register("backstop_vault")
-        self.risk = RiskEngine(
+            self.owner_venue[vault_owner] = venue
+            self._register(f"backstop_vault{suffix}")
+        engine = RiskEngine(
             self.env,
             self.venue,
             self.recorder,
@@ -247,10 +345,14 @@ class World:
             fund.index,
             vault_owner,
             adl=adl,
-            adl_rng=spawn_rng(self.seed, "adl") if adl is not None else None,
+            adl_rng=spawn_rng(self.seed, f"adl{suffix}") if adl is not None else None,
             halt_wait=halt_wait,
         )
+        self.risks[venue] = engine
+        if self.risk is None:
+            self.risk = engine
         marks = marks or {}
+        indexes = indexes or {}
         for ii, t in enumerate(tiers):
             if t is None:
                 continue
@@ -265,9 +367,10 @@ class World:
                 index_latency_ns=spec.index_latency_ns,
                 index_interval_ns=spec.index_interval_ns,
                 ma_window=spec.ma_window,
+                composite=indexes.get(ii),
             )
-            mark.listeners.append(self.risk.on_mark)
-            self.risk.marks[ii] = mark.mark  # the opening mark (the index): margin checks need one from t = 0
+            mark.listeners.append(engine.on_mark)
+            engine.marks[ii] = mark.mark  # the opening mark (the index): margin checks need one from t = 0
             self.marks[ii] = mark
             if funding is not None:
                 payer = Funding(
@@ -282,7 +385,7 @@ class World:
                 )
                 mark.listeners.insert(0, _premium_sampler(payer, mark))
                 self.funding[ii] = payer
-        return self.risk
+        return engine
 
     def enable_breakers(self, rules: BreakerRules, references: Sequence[int]) -> CircuitBreakers:
         """Price bands and trading halts (see :mod:`lob.market.breakers`).
@@ -317,10 +420,14 @@ class World:
         self.backgrounds.append(depth)
         return depth
 
-    def _risk_engine(self) -> RiskEngine:
-        if self.risk is None:
-            raise RuntimeError("margined accounts need the risk layer: call enable_risk() first")
-        return self.risk
+    def _risk_engine(self, venue: int = 0) -> RiskEngine:
+        engine = self.risks.get(venue)
+        if engine is None:
+            raise RuntimeError(
+                f"margined accounts on venue {self.venue_names[venue]!r} need its risk layer: "
+                "call enable_risk() first"
+            )
+        return engine
 
     def _register(self, name: str) -> None:
         if name in self._names:
@@ -346,7 +453,11 @@ class World:
 
         The liquidation engine files them all at once. Returns their owner ids.
         """
-        risk = self._risk_engine()
+        venues = {self.instruments[ii].venue for _, _, positions in holdings for ii in positions} or {0}
+        if len(venues) > 1:
+            raise ValueError("a passive account's positions must all be on one venue")
+        (v,) = venues
+        risk = self._risk_engine(v)
         owners = []
         for name, (collateral, _leverage, positions) in zip(names, holdings, strict=True):
             conn = self.venue.connect(None, _PASSIVE, _PASSIVE, margined=True, listens=False)
@@ -355,6 +466,7 @@ class World:
             account.collateral = collateral
             self.deposits += collateral
             self.deposits_by_owner[conn.index] = collateral
+            self.owner_venue[conn.index] = v
             for ii, (lots, cash) in positions.items():
                 account.position[ii] = lots
                 account.cash[ii] = cash
@@ -429,9 +541,33 @@ class World:
         return {
             "deposited": self.deposits,
             "held": held,
-            "bad_debt": self.risk.bad_debt if self.risk is not None else 0,
-            "insurance_fund": self.risk.fund_balance if self.risk is not None else 0,
+            "bad_debt": sum(r.bad_debt for r in self.risks.values()),
+            "insurance_fund": sum(r.fund_balance for r in self.risks.values()),
         }
+
+    def money_by_venue(self) -> dict[str, dict[str, int]]:
+        """:meth:`money` for each venue: its accounts' collateral, its instruments' cash and fees.
+
+        Nothing moves money between venues (a trader's accounts on two venues
+        are separate), so each venue's ``held`` equals its ``deposited``.
+        """
+        venue = self.venue
+        out: dict[str, dict[str, int]] = {}
+        for v, vname in enumerate(self.venue_names):
+            owners = [o for o, ov in self.owner_venue.items() if ov == v]
+            held = sum(venue.accounts[o].collateral for o in owners)
+            for inst in self.instruments:
+                if inst.venue == v:
+                    ii = inst.index
+                    held += (sum(a.cash[ii] for a in venue.accounts) + venue.fee_income[ii]) * inst.money_unit
+            risk = self.risks.get(v)
+            out[vname] = {
+                "deposited": sum(self.deposits_by_owner.get(o, 0) for o in owners),
+                "held": held,
+                "bad_debt": risk.bad_debt if risk is not None else 0,
+                "insurance_fund": risk.fund_balance if risk is not None else 0,
+            }
+        return out
 
     @property
     def simpy_events(self) -> int:
