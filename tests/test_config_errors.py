@@ -228,7 +228,8 @@ CASES = [
         "traders[1].type",
         [
             "unknown trader type 'nosie'",
-            "built-in types: execution, market_maker, momentum, noise, pyramid, stop_loss, value",
+            "built-in types: arbitrageur, cross_venue_holder, execution, market_maker, momentum, noise, "
+            "pyramid, stop_loss, value",
             "did you mean 'noise'?",
         ],
     ),

@@ -15,6 +15,8 @@ BUILTIN_TRADERS: dict[str, str] = {
     "execution": "lob.agents.execution:ExecutionAgent",
     "stop_loss": "lob.agents.stop_loss:StopLossTrader",
     "pyramid": "lob.agents.pyramid:PyramidTrader",
+    "arbitrageur": "lob.agents.arbitrage:Arbitrageur",
+    "cross_venue_holder": "lob.agents.cross_venue:CrossVenueHolder",
 }
 
 

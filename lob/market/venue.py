@@ -463,7 +463,9 @@ class Venue:
         At ``price_ticks``: ``dst`` pays ``src`` as if it had bought them there
         (a takeover by the insurance fund or a backstop vault, or an
         auto-deleveraging close). Logged as a ``kind`` row (``takeover`` or
-        ``adl``); cash and positions stay exactly conserved.
+        ``adl``); cash and positions stay exactly conserved. Both owners hear
+        it as a fill of order 0 carrying ``cause`` (the liquidation id), so a
+        trader's own books follow a liquidation that never reached the book.
         """
         now: int = self.env._now  # type: ignore[assignment]
         a, b = self.accounts[src], self.accounts[dst]
@@ -477,6 +479,13 @@ class Venue:
             (self.seq, now, kind, src, ii, 0, 1 if lots > 0 else -1, price_ticks, abs(lots), 0,
              -1, 0, 0, now, 0, dst, float(price_ticks), cause)
         )  # fmt: skip
+        sign = 1 if lots > 0 else -1
+        conns = self.connections
+        told = conns[src].listens or conns[dst].listens
+        self._queue(conns[src], (FILL, 0, ii, price_ticks, abs(lots), -sign, 0, False, -1, now, cause))
+        self._queue(conns[dst], (FILL, 0, ii, price_ticks, abs(lots), sign, 0, False, -1, now, cause))
+        if told:
+            self._reply(now)
         if self.risk is not None:
             self.risk.positions_changed([(src, ii), (dst, ii)])
 
