@@ -52,7 +52,7 @@ profit of its positions on that venue at the heard mids, in money units),
 less the margin of its other positions on that venue. That is the venue's own
 initial-margin test with a ``1 - capital_use`` cushion for fees and adverse
 moves, so a margin rejection is rare. The leverage is the one its group's
-``margin`` gave the account, read from the venue's risk engine; an account
+``margin`` gave the account (``Trader.leverage``); an account
 without margin (spot) has no capital limit, only ``max_position``. Equity,
 collateral and the cash of its positions are read from the venue's accounts
 as an exchange's account endpoint reports them (no latency); positions for
@@ -98,31 +98,12 @@ from simpy.events import Timeout
 
 from lob.agents.base import Order, Trader, TraderParams
 from lob.market.feed import Quote
-from lob.market.venue import Connection, RiskHooks, RiskRouter
+from lob.market.venue import Connection
 from lob.scenario.durations import Duration
 
-__all__ = ["Arbitrageur", "account_leverage"]
+__all__ = ["Arbitrageur"]
 
 _BPS = 1e-4
-
-
-def account_leverage(risk: RiskHooks | None, owner: int) -> float | None:
-    """The leverage the venue's risk engine gives account ``owner``; None if it is not margined.
-
-    A trader's group ``margin`` sets collateral and leverage per account; the
-    collateral is on the venue's account, the leverage only in the engine.
-    """
-    if risk is None:
-        return None
-    from lob.risk.engine import RiskEngine  # loaded already: a venue has a risk layer only through it
-
-    engines = risk.engines if isinstance(risk, RiskRouter) else [risk]
-    for engine in engines:
-        if isinstance(engine, RiskEngine):
-            margined = engine.accounts.get(owner)
-            if margined is not None:
-                return float(margined.leverage)
-    return None
 
 
 class Arbitrageur(Trader):
@@ -195,7 +176,7 @@ class Arbitrageur(Trader):
                 f"fees ({taker_ppm / 100:g} bps together)"
             )
         self._owner = {ii: conn.index for ii, conn in zip(self._legs, conns, strict=True)}
-        self._leverage = {ii: account_leverage(self.venue.risk, self._owner[ii]) for ii in self._legs}
+        self._leverage = {ii: self.leverage(ii) for ii in self._legs}
         #: Per leg, its cap (lots) fixed by an insufficient_margin rejection; absent: none.
         self._margin_cap: dict[int, int] = {}
         self._next_round_ns = 0

@@ -420,6 +420,12 @@ class Trader:
         ii = self._ii if instrument is None else self._instrument_index(instrument)
         return self._cash[ii] + self._position[ii] * mark_ticks
 
+    def leverage(self, instrument: object = None) -> float | None:
+        """The leverage its account on ``instrument``'s venue may use (its group's ``margin``), or None."""
+        conn = self._conn_of[self._ii if instrument is None else self._instrument_index(instrument)]
+        risk = self.venue.risk
+        return None if conn is None or risk is None else risk.leverage(conn.index)
+
     def quote(self, instrument: object = None) -> Quote:
         """The latest market data heard (published at or before ``now - feed latency``)."""
         return self.feed.view(self._ii if instrument is None else self._instrument_index(instrument))

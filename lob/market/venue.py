@@ -97,6 +97,10 @@ class RiskHooks(Protocol):
         """``(owner, instrument)`` pairs whose position changed, after a command's fills are booked."""
         ...
 
+    def leverage(self, owner: int) -> float | None:
+        """The leverage a margined account may use; None for an account the risk layer does not watch."""
+        ...
+
 
 class RiskRouter:
     """Several risk engines behind the venue's one hook: one engine per venue of a multi-venue run.
@@ -114,6 +118,9 @@ class RiskRouter:
     def positions_changed(self, changed: list[tuple[int, int]]) -> None:
         for e in self.engines:
             e.positions_changed(changed)
+
+    def leverage(self, owner: int) -> float | None:
+        return next((lev for e in self.engines if (lev := e.leverage(owner)) is not None), None)
 
 
 class ForcedResult(NamedTuple):

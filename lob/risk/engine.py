@@ -193,6 +193,11 @@ class RiskEngine:
         for ii, items in batches.items():
             self.indexes[ii].set_many(items)
 
+    def leverage(self, owner: int) -> float | None:
+        """The leverage ``owner`` may use, or None if this engine does not watch it."""
+        m = self.accounts.get(owner)
+        return None if m is None else m.leverage
+
     @property
     def fund_balance(self) -> int:
         """The insurance fund's money (positions it took over are not in it)."""

@@ -251,6 +251,18 @@ def _money_and_leverage(margin: MarginConfig | None) -> tuple[int, float] | None
     return None if margin is None else (round(margin.collateral * MONEY_PER_QUOTE), margin.leverage)
 
 
+def _sides(
+    oi: OpenInterestConfig,
+) -> tuple[tuple[int, float, float, float, float, float], tuple[int, float | None, float, float, float]]:
+    """A profile's longs and shorts as the tuples lob.risk.open_interest takes (quote, fractions)."""
+    lg, sh = oi.longs, oi.shorts
+    assert lg.notional is not None  # validated
+    size, lev = lg.notional, lg.leverage
+    longs = (lg.count, size.median, size.sigma, lev.min, lev.max, lg.entry_spread)
+    short_size = (sh.notional.median, sh.notional.sigma) if sh.notional else (None, 0.0)
+    return longs, (sh.count, *short_size, sh.leverage.min, sh.leverage.max)
+
+
 def _open_interest(world: World, oi: OpenInterestConfig, instruments: list[Instrument], seed: int) -> None:
     """The profile's passive accounts, named ``<name>-long-<k>`` and ``<name>-short-<k>``."""
     from lob.risk.open_interest import open_interest
@@ -261,20 +273,11 @@ def _open_interest(world: World, oi: OpenInterestConfig, instruments: list[Instr
         else next(i for i in instruments if i.perpetual)
     )
     price = world.fundamentals[inst.index].value(0)
-    lg, sh = oi.longs, oi.shorts
-    assert lg.notional is not None  # validated
     longs, shorts = open_interest(
         spawn_rng(seed, f"open_interest:{oi.name}"),
         inst,
         price,
-        (lg.count, lg.notional.median, lg.notional.sigma, lg.leverage.min, lg.leverage.max, lg.entry_spread),
-        (
-            sh.count,
-            sh.notional.median if sh.notional else None,
-            sh.notional.sigma if sh.notional else 0.0,
-            sh.leverage.min,
-            sh.leverage.max,
-        ),
+        *_sides(oi),
     )
     for side, holdings in (("long", longs), ("short", shorts)):
         world.add_accounts(
@@ -297,21 +300,12 @@ def _portfolio_interest(
     assert oi.instruments is not None
     insts = [next(i for i in instruments if i.symbol == sym) for sym in oi.instruments]
     prices = [world.fundamentals[i.index].value(0) for i in insts]
-    lg, sh = oi.longs, oi.shorts
-    assert lg.notional is not None  # validated
     portfolios, shorts = portfolio_interest(
         spawn_rng(seed, f"open_interest:{oi.name}"),
         insts,
         prices,
         list(oi.instruments.values()),
-        (lg.count, lg.notional.median, lg.notional.sigma, lg.leverage.min, lg.leverage.max, lg.entry_spread),
-        (
-            sh.count,
-            sh.notional.median if sh.notional else None,
-            sh.notional.sigma if sh.notional else 0.0,
-            sh.leverage.min,
-            sh.leverage.max,
-        ),
+        *_sides(oi),
     )
     if oi.margin == "cross":
         world.add_accounts(

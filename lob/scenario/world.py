@@ -200,7 +200,7 @@ class World:
             group=group,
         )
         home = inst.venue
-        venue_in, venue_back = self.venue_latency.get(home, (self.latency, self.return_latency))
+        venue_in, venue_back = self._latencies(home)
         entry_spec = latency or venue_in
         ret_spec = return_latency or latency or venue_back
         # One stream serves both directions of the trader's link (a generator costs 1.6 KB;
@@ -217,7 +217,7 @@ class World:
         for v in venues:
             if v == home:
                 continue
-            spec_in, spec_back = self.venue_latency.get(v, (self.latency, self.return_latency))
+            spec_in, spec_back = self._latencies(v)
             spec_in, spec_back = latency or spec_in, return_latency or latency or spec_back
             account = f"{name}@{self.venue_names[v]}"
             jitter = spec_in.jitter_ns or spec_back.jitter_ns
@@ -225,6 +225,10 @@ class World:
             self._register(account)
             self._open(trader, v, spec_in.model(rng), spec_back.model(rng), margin)
         return trader
+
+    def _latencies(self, v: int) -> tuple[LatencySpec, LatencySpec]:
+        """Venue ``v``'s order-entry and reply latencies (the world's own for a one-venue run)."""
+        return self.venue_latency.get(v, (self.latency, self.return_latency))
 
     def _open(
         self, trader: Trader, v: int, entry: LatencyModel, ret: LatencyModel, margin: tuple[int, float] | None
